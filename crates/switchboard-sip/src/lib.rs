@@ -1,0 +1,1 @@
+//! SIP for Switchboard: messages, RFC 3261 transactions and timers, dialogs, digest auth, registrar and B2BUA call control as sans-IO state machines, with thin tokio transports (UDP, TCP, WebSocket).
