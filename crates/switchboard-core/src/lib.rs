@@ -9,6 +9,7 @@ pub mod ids;
 pub mod mask;
 pub mod phone;
 pub mod role;
+pub mod throttle;
 pub mod window;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
@@ -18,6 +19,7 @@ pub use ids::{
 pub use mask::{Masked, mask_name, mask_phone};
 pub use phone::{E164, Extension, PhoneError};
 pub use role::{Role, RoleError};
+pub use throttle::{FailureThrottle, ThrottlePolicy};
 pub use window::{TimeWindow, WindowError};
 
 /// A whole number of seconds, used for configured durations (ring timeout, wrap-up, SLA).
