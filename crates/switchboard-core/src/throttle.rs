@@ -47,7 +47,10 @@ pub struct FailureThrottle<K> {
 
 impl<K: Hash + Eq + Clone> FailureThrottle<K> {
     pub fn new(policy: ThrottlePolicy) -> Self {
-        FailureThrottle { policy, entries: HashMap::new() }
+        FailureThrottle {
+            policy,
+            entries: HashMap::new(),
+        }
     }
 
     /// `Err(retry_after)` while the key is locked.
@@ -66,7 +69,11 @@ impl<K: Hash + Eq + Clone> FailureThrottle<K> {
         let policy = self.policy;
         let entry = self.entries.entry(key).or_default();
         entry.last_seen = now;
-        while entry.failures.front().is_some_and(|t| now.since(*t) >= policy.window) {
+        while entry
+            .failures
+            .front()
+            .is_some_and(|t| now.since(*t) >= policy.window)
+        {
             entry.failures.pop_front();
         }
         entry.failures.push_back(now);
@@ -97,13 +104,19 @@ impl<K: Hash + Eq + Clone> FailureThrottle<K> {
         let policy = self.policy;
         self.entries.retain(|_, e| {
             let locked = e.locked_until.is_some_and(|u| u > now);
-            let recent = e.failures.back().is_some_and(|t| now.since(*t) < policy.window);
+            let recent = e
+                .failures
+                .back()
+                .is_some_and(|t| now.since(*t) < policy.window);
             locked || recent
         });
         if self.entries.len() >= policy.capacity {
             // Still full of live entries: drop the one seen longest ago.
-            if let Some(oldest) =
-                self.entries.iter().min_by_key(|(_, e)| e.last_seen).map(|(k, _)| k.clone())
+            if let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.last_seen)
+                .map(|(k, _)| k.clone())
             {
                 self.entries.remove(&oldest);
             }
@@ -133,7 +146,10 @@ mod tests {
         let mut th = FailureThrottle::new(policy());
         assert_eq!(th.record_failure("ip", at(0)), None);
         assert_eq!(th.record_failure("ip", at(10)), None);
-        assert_eq!(th.record_failure("ip", at(20)), Some(Duration::from_secs(300)));
+        assert_eq!(
+            th.record_failure("ip", at(20)),
+            Some(Duration::from_secs(300))
+        );
         assert_eq!(th.check(&"ip", at(21)), Err(Duration::from_secs(299)));
         assert_eq!(th.check(&"ip", at(320)), Ok(()));
         assert_eq!(th.check(&"other", at(21)), Ok(()));

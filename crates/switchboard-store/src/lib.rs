@@ -1,0 +1,21 @@
+//! Storage for Switchboard.
+//!
+//! One set of queries runs on both engines through sqlx's `Any` driver: SQLite (the embedded
+//! default, a file under `var/`) and PostgreSQL (several nodes sharing one database). The two
+//! engines have their own migrations (`migrations/{sqlite,postgres}`); the schema keeps to types
+//! both share (TEXT, BIGINT; times as milliseconds since the epoch, flags as 0/1) so a query
+//! written once is correct on both, and the test suite runs every repository test on both.
+//!
+//! One module per aggregate; each function is one query or one transaction.
+
+pub mod audit;
+pub mod backup;
+mod engine;
+mod error;
+pub mod tenants;
+pub mod testing;
+pub mod tokens;
+pub mod users;
+
+pub use engine::{Engine, Store};
+pub use error::StoreError;

@@ -1,0 +1,262 @@
+//! The commands other than `serve`: migrations, users, backup and restore.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use serde_json::json;
+use switchboard_core::{Clock, SystemClock, TenantId};
+use switchboard_crm::password::{self, PasswordError};
+use switchboard_store::users::NewUser;
+use switchboard_store::{StoreError, audit, backup, tenants, tokens, users};
+
+use crate::cli::{Command, UserCommand};
+use crate::config::Config;
+use crate::exit;
+use crate::serve::{self, ServeError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("reading standard input: {0}")]
+    Stdin(std::io::Error),
+}
+
+impl CommandError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CommandError::Usage(_) => exit::BAD_CONFIG_OR_USAGE,
+            _ => exit::RUNTIME,
+        }
+    }
+}
+
+pub async fn dispatch(
+    command: Command,
+    config_path: &Path,
+    config: Config,
+) -> Result<(), CommandError> {
+    match command {
+        Command::Serve => Ok(serve::run(config).await?),
+        Command::CheckConfig => {
+            println!(
+                "config OK: {} (HTTP {}, SIP udp {} tcp {}, database {})",
+                config_path.display(),
+                config.http.listen,
+                config.sip.udp_listen,
+                config.sip.tcp_listen,
+                redact_url(&config.database.url)
+            );
+            Ok(())
+        }
+        Command::Migrate => {
+            let store = serve::open_store(&config).await?;
+            crate::bootstrap::ensure_default_tenant(&store, SystemClock.now()).await?;
+            println!("database migrated ({:?})", store.engine());
+            store.close().await;
+            Ok(())
+        }
+        Command::User(cmd) => user(cmd, &config).await,
+        Command::Backup { dir } => {
+            let store = serve::open_store(&config).await?;
+            let manifest = backup::create_backup(&store, &dir, SystemClock.now()).await;
+            store.close().await;
+            let manifest = manifest?;
+            let rows: i64 = manifest.row_counts.values().sum();
+            println!(
+                "backup written to {} ({} rows, sha256 {})",
+                dir.display(),
+                rows,
+                manifest.sha256
+            );
+            Ok(())
+        }
+        Command::Restore { dir } => {
+            let report =
+                backup::restore_backup(&dir, &config.database.url, SystemClock.now()).await?;
+            println!(
+                "restored {} from {} (backup of {})",
+                report.restored_to.display(),
+                dir.display(),
+                report.manifest.created_at
+            );
+            if let Some(kept) = report.previous_kept_at {
+                println!("the replaced database was kept as {}", kept.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn user(cmd: UserCommand, config: &Config) -> Result<(), CommandError> {
+    let store = serve::open_store(config).await?;
+    let now = SystemClock.now();
+    crate::bootstrap::ensure_default_tenant(&store, now).await?;
+    let result = async {
+        match cmd {
+            UserCommand::Add {
+                username,
+                role,
+                name,
+                tenant,
+                password_stdin,
+            } => {
+                let tenant = existing_tenant(&store, &tenant).await?;
+                if !switchboard_crm::api::valid_username(&username) {
+                    return Err(CommandError::Usage(
+                        "username must be 1-64 letters, digits, '.', '_' or '-'".into(),
+                    ));
+                }
+                let (password, generated) = new_password(password_stdin)?;
+                let hash = password::hash_password(&password)?;
+                let display = name.unwrap_or_else(|| username.clone());
+                let user = users::insert_user(
+                    &store,
+                    &NewUser {
+                        tenant_id: &tenant,
+                        username: &username,
+                        display_name: &display,
+                        role,
+                        password_hash: &hash,
+                    },
+                    now,
+                )
+                .await?;
+                audit::append(
+                    &store,
+                    &tenant,
+                    None,
+                    "user.create",
+                    user.id.as_str(),
+                    &json!({ "role": role, "via": "cli" }),
+                    now,
+                )
+                .await?;
+                println!("created user '{username}' ({role}) in tenant '{tenant}'");
+                if generated {
+                    println!("password: {password}");
+                }
+                Ok(())
+            }
+            UserCommand::List { tenant } => {
+                let tenant = existing_tenant(&store, &tenant).await?;
+                let list = users::list_users(&store, &tenant).await?;
+                println!(
+                    "{:<24} {:<12} {:<8} DISPLAY NAME",
+                    "USERNAME", "ROLE", "STATE"
+                );
+                for u in list {
+                    let state = if u.disabled { "disabled" } else { "active" };
+                    println!(
+                        "{:<24} {:<12} {:<8} {}",
+                        u.username,
+                        u.role.as_str(),
+                        state,
+                        u.display_name
+                    );
+                }
+                Ok(())
+            }
+            UserCommand::Passwd {
+                username,
+                tenant,
+                password_stdin,
+            } => {
+                let tenant = existing_tenant(&store, &tenant).await?;
+                let user = users::find_user_by_username(&store, &tenant, &username)
+                    .await?
+                    .ok_or_else(|| {
+                        CommandError::Usage(format!("no user '{username}' in tenant '{tenant}'"))
+                    })?;
+                let (password, generated) = new_password(password_stdin)?;
+                let hash = password::hash_password(&password)?;
+                users::set_password_hash(&store, &tenant, &username, &hash, now).await?;
+                let revoked = tokens::revoke_user_tokens(&store, &tenant, &user.id, now).await?;
+                audit::append(
+                    &store,
+                    &tenant,
+                    None,
+                    "user.passwd",
+                    user.id.as_str(),
+                    &json!({ "via": "cli" }),
+                    now,
+                )
+                .await?;
+                println!("password of '{username}' changed; {revoked} session(s) signed out");
+                if generated {
+                    println!("password: {password}");
+                }
+                Ok(())
+            }
+        }
+    }
+    .await;
+    store.close().await;
+    result
+}
+
+async fn existing_tenant(
+    store: &switchboard_store::Store,
+    name: &str,
+) -> Result<TenantId, CommandError> {
+    let id = TenantId::from(name);
+    match tenants::get_tenant(store, &id).await? {
+        Some(_) => Ok(id),
+        None => Err(CommandError::Usage(format!("no tenant '{name}'"))),
+    }
+}
+
+/// From stdin's first line, or a generated one (then `true`).
+fn new_password(from_stdin: bool) -> Result<(String, bool), CommandError> {
+    if !from_stdin {
+        return Ok((password::generate_password(), true));
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(CommandError::Stdin)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    Ok((password, false))
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_not_printed() {
+        assert_eq!(
+            redact_url("postgres://sb:hunter2@db/sb"),
+            "postgres://sb:***@db/sb"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(
+            redact_url("sqlite://var/switchboard.db"),
+            "sqlite://var/switchboard.db"
+        );
+    }
+}

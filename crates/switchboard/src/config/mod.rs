@@ -1,0 +1,235 @@
+//! The configuration file (`sip-config/switchboard.toml` by default) and its environment
+//! overrides (`SWITCHBOARD_<SECTION>__<KEY>=value`).
+//!
+//! Every setting has a default, so an empty file is a valid config. An unknown key, a value of
+//! the wrong type or an invalid value stops the program at start with a message that names the
+//! key and where it came from (the file, or the environment variable).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+mod sections;
+pub use sections::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {file}: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("config file {file} is not valid TOML: {message}")]
+    Syntax { file: String, message: String },
+    #[error("config key '{key}' in {source_name}: {message}")]
+    Key {
+        key: String,
+        source_name: String,
+        message: String,
+    },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub sip: SipConfig,
+    pub rtp: RtpConfig,
+    pub database: DatabaseConfig,
+    pub storage: StorageConfig,
+    pub auth: AuthConfig,
+    pub logging: LoggingConfig,
+    pub acd: AcdConfig,
+    pub campaign: CampaignConfig,
+    pub quota: QuotaConfig,
+    pub tickets: TicketsConfig,
+    pub shifts: ShiftsConfig,
+}
+
+const ENV_PREFIX: &str = "SWITCHBOARD_";
+
+impl Config {
+    /// Reads `path` (a missing file is an error unless `allow_missing`), applies the
+    /// environment overrides, and validates.
+    pub fn load(path: &Path, allow_missing: bool) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if allow_missing && e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => return Err(ConfigError::Read { file, source }),
+        };
+        Self::from_parts(&text, &file, std::env::vars())
+    }
+
+    /// Parses `text` (named `file` in messages) with `env` as the environment.
+    pub fn from_parts(
+        text: &str,
+        file: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                    file: file.into(),
+                    message: e.to_string(),
+                })?;
+        let mut from_env: Vec<(String, String)> = Vec::new();
+        for (var, value) in env {
+            let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let Some((section, key)) = rest.split_once("__") else {
+                continue;
+            };
+            if section.is_empty() || key.is_empty() {
+                return Err(ConfigError::Env {
+                    var,
+                    message: "expected SWITCHBOARD_<SECTION>__<KEY>".into(),
+                });
+            }
+            let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+            let entry = table
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(Default::default()));
+            let toml::Value::Table(section_table) = entry else {
+                return Err(ConfigError::Env {
+                    var,
+                    message: format!("'{section}' is not a section"),
+                });
+            };
+            section_table.insert(key.clone(), env_value(&value));
+            from_env.push((format!("{section}.{key}"), var));
+        }
+        let source_of = |key: &str| -> String {
+            from_env
+                .iter()
+                .find(|(k, _)| {
+                    key == k
+                        || key.starts_with(&format!("{k}."))
+                        || key.starts_with(&format!("{k}["))
+                })
+                .map(|(_, var)| format!("environment variable {var}"))
+                .unwrap_or_else(|| file.to_owned())
+        };
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let key = e.path().to_string();
+                let message = e.into_inner().to_string();
+                ConfigError::Key {
+                    source_name: source_of(&key),
+                    key,
+                    message,
+                }
+            })?;
+        config
+            .validate()
+            .map_err(|(key, message)| ConfigError::Key {
+                source_name: source_of(&key),
+                key,
+                message,
+            })?;
+        Ok(config)
+    }
+
+    /// Rules beyond types: ranges, orderings, time zones.
+    fn validate(&self) -> Result<(), (String, String)> {
+        let err = |k: &str, m: String| Err((k.to_owned(), m));
+        if self.rtp.port_min < 1024 {
+            return err(
+                "rtp.port_min",
+                format!(
+                    "{} is a privileged port; use 1024 or above",
+                    self.rtp.port_min
+                ),
+            );
+        }
+        if !self.rtp.port_min.is_multiple_of(2) {
+            return err(
+                "rtp.port_min",
+                "must be even (RTP on even ports, RTCP on the next odd one)".into(),
+            );
+        }
+        if self.rtp.port_max <= self.rtp.port_min {
+            return err(
+                "rtp.port_max",
+                format!("must be above rtp.port_min ({})", self.rtp.port_min),
+            );
+        }
+        if self.sip.domain.trim().is_empty() {
+            return err("sip.domain", "must not be empty".into());
+        }
+        if !(self.database.url.starts_with("sqlite:")
+            || self.database.url.starts_with("postgres://")
+            || self.database.url.starts_with("postgresql://"))
+        {
+            return err(
+                "database.url",
+                "must start with sqlite: or postgres://".into(),
+            );
+        }
+        if self.http.max_body_bytes < 1024 {
+            return err("http.max_body_bytes", "must be at least 1024".into());
+        }
+        if self.auth.token_ttl_minutes == 0 {
+            return err("auth.token_ttl_minutes", "must be above 0".into());
+        }
+        if self.auth.login_max_failures == 0 {
+            return err("auth.login_max_failures", "must be above 0".into());
+        }
+        if self.acd.ring_timeout_secs < 5 {
+            return err("acd.ring_timeout_secs", "must be at least 5 s".into());
+        }
+        if self
+            .campaign
+            .default_time_zone
+            .parse::<chrono_tz::Tz>()
+            .is_err()
+        {
+            return err(
+                "campaign.default_time_zone",
+                format!(
+                    "'{}' is not an IANA time zone",
+                    self.campaign.default_time_zone
+                ),
+            );
+        }
+        if self.quota.deduction_minor_pct > 100 || self.quota.deduction_major_pct > 100 {
+            return err(
+                "quota.deduction_minor_pct",
+                "percentages must be 0-100".into(),
+            );
+        }
+        if self.tickets.escalate_after_hours <= self.tickets.reply_within_hours {
+            return err(
+                "tickets.escalate_after_hours",
+                "must be later than tickets.reply_within_hours".into(),
+            );
+        }
+        Ok(())
+    }
+
+    pub fn token_ttl(&self) -> Duration {
+        Duration::from_secs(u64::from(self.auth.token_ttl_minutes) * 60)
+    }
+
+    /// Where run-time files live (the initial admin password, the default SQLite file).
+    pub fn var_dir(&self) -> PathBuf {
+        self.storage.var_dir.clone()
+    }
+}
+
+/// Environment values are TOML values when they parse as one (`20`, `true`, `["a"]`), else strings.
+fn env_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,331 @@
+//! The sections of the config file, each with the defaults from the service rules
+//! (`../shared/spec/service-rules.md`) and the architecture's listeners.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use switchboard_core::TimeWindow;
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+}
+
+fn window(s: &str) -> TimeWindow {
+    TimeWindow::parse(s).unwrap_or_else(|e| panic!("built-in default window {s}: {e}"))
+}
+
+/// HTTP: console, REST API, SIP over WebSocket, metrics, health.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+    /// Largest request body accepted (bytes).
+    pub max_body_bytes: usize,
+    /// How long in-flight requests get to finish on SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: addr("127.0.0.1:8080"),
+            max_body_bytes: 1024 * 1024,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+/// SIP signalling.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipConfig {
+    /// SIP domain and digest realm.
+    pub domain: String,
+    pub udp_listen: SocketAddr,
+    pub tcp_listen: SocketAddr,
+    /// Shortest and longest registration the registrar grants (seconds).
+    pub register_min_expires_secs: u32,
+    pub register_max_expires_secs: u32,
+    /// Failed digest attempts from one address before it is locked out, and for how long.
+    pub auth_max_failures: u32,
+    pub auth_lockout_secs: u64,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            domain: "switchboard.local".into(),
+            udp_listen: addr("127.0.0.1:5060"),
+            tcp_listen: addr("127.0.0.1:5060"),
+            register_min_expires_secs: 60,
+            register_max_expires_secs: 3600,
+            auth_max_failures: 5,
+            auth_lockout_secs: 300,
+        }
+    }
+}
+
+/// RTP media.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RtpConfig {
+    pub port_min: u16,
+    pub port_max: u16,
+    /// A call with no RTP for this long ends with cause "media timeout".
+    pub media_timeout_secs: u64,
+}
+
+impl Default for RtpConfig {
+    fn default() -> Self {
+        RtpConfig {
+            port_min: 20000,
+            port_max: 29999,
+            media_timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://var/switchboard.db` (default, embedded) or `postgres://user@host/db`.
+    pub url: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "sqlite://var/switchboard.db".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Run-time files: the initial admin password, the default SQLite database.
+    pub var_dir: PathBuf,
+    /// Call recordings, laid out as YYYY/MM/DD/<call-id>.wav.
+    pub recordings_dir: PathBuf,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            var_dir: "var".into(),
+            recordings_dir: "recordings".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Lifetime of a login token.
+    pub token_ttl_minutes: u32,
+    /// Failed logins for one user from one address within the window before a lockout.
+    pub login_max_failures: u32,
+    pub login_window_secs: u64,
+    pub login_lockout_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            token_ttl_minutes: 12 * 60,
+            login_max_failures: 5,
+            login_window_secs: 900,
+            login_lockout_secs: 900,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingConfig {
+    /// A tracing filter, e.g. `info` or `info,switchboard_sip=debug`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// Inbound queues (defaults for new queues; each queue can override).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AcdConfig {
+    /// Ring an agent this long, then offer the call to the next (3-5 rings).
+    pub ring_timeout_secs: u64,
+    /// Unanswered offers in a row before the agent is set not-ready ("missed").
+    pub max_missed_offers: u32,
+    /// After-call work before the agent is ready again (can be ended early).
+    pub wrapup_secs: u64,
+    /// Alert agents and supervisors when a caller has waited this long.
+    pub wait_alert_secs: u64,
+    /// Service level counts calls answered within this time.
+    pub service_level_secs: u64,
+    /// Reasons an agent can give for "not ready".
+    pub not_ready_reasons: Vec<String>,
+}
+
+impl Default for AcdConfig {
+    fn default() -> Self {
+        AcdConfig {
+            ring_timeout_secs: 20,
+            max_missed_offers: 2,
+            wrapup_secs: 30,
+            wait_alert_secs: 60,
+            service_level_secs: 20,
+            not_ready_reasons: ["away", "break", "lunch", "training", "missed"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+/// Call-back (回访) and visit-invitation campaigns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CampaignConfig {
+    /// Time zone for customers whose file has none.
+    pub default_time_zone: String,
+    /// Customers' rest time, in their local time: never called then.
+    pub rest_windows: Vec<TimeWindow>,
+    /// Every call-back happens within this many days of its trigger.
+    pub callback_sla_days: u32,
+    /// A call counts as effective when the conversation lasted at least this long.
+    pub effective_call_min_secs: u64,
+    pub max_attempts: u32,
+    /// Retry after a busy signal.
+    pub busy_retry_minutes: u32,
+    /// A number whose call the dialer abandoned is not called again for this long.
+    pub abandoned_no_redial_hours: u32,
+    /// Unpaid orders: reminder, then warning.
+    pub order_reminder_days: u32,
+    pub order_warning_days: u32,
+}
+
+impl Default for CampaignConfig {
+    fn default() -> Self {
+        CampaignConfig {
+            default_time_zone: "Asia/Shanghai".into(),
+            rest_windows: vec![window("12:00-14:00"), window("21:00-09:00")],
+            callback_sla_days: 3,
+            effective_call_min_secs: 30,
+            max_attempts: 3,
+            busy_retry_minutes: 10,
+            abandoned_no_redial_hours: 72,
+            order_reminder_days: 3,
+            order_warning_days: 7,
+        }
+    }
+}
+
+/// Call-back agents' quotas, deductions and bonus.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuotaConfig {
+    pub effective_calls_per_day: u32,
+    pub working_days_per_month: u32,
+    pub visits_from_callback_list_per_month: u32,
+    pub visits_from_other_lists_per_month: u32,
+    /// Average effective calls a day at or above this (but under quota): minor deduction.
+    pub calls_minor_floor: u32,
+    /// Visits at or above this (but under quota): minor deduction.
+    pub visits_minor_floor: u32,
+    pub deduction_minor_pct: u32,
+    pub deduction_major_pct: u32,
+    /// One bonus unit per this many effective calls over quota.
+    pub bonus_calls_per_unit: u32,
+    /// Share of revenue from customers the call-backs brought in.
+    pub revenue_bonus_pct: f64,
+}
+
+impl Default for QuotaConfig {
+    fn default() -> Self {
+        QuotaConfig {
+            effective_calls_per_day: 100,
+            working_days_per_month: 25,
+            visits_from_callback_list_per_month: 15,
+            visits_from_other_lists_per_month: 10,
+            calls_minor_floor: 80,
+            visits_minor_floor: 10,
+            deduction_minor_pct: 5,
+            deduction_major_pct: 10,
+            bonus_calls_per_unit: 500,
+            revenue_bonus_pct: 1.0,
+        }
+    }
+}
+
+/// Complaint tickets (工单).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TicketsConfig {
+    pub reply_within_hours: u32,
+    /// Open longer than this: escalate one step up the ladder.
+    pub escalate_after_hours: u32,
+    pub escalation_ladder: Vec<String>,
+}
+
+impl Default for TicketsConfig {
+    fn default() -> Self {
+        TicketsConfig {
+            reply_within_hours: 12,
+            escalate_after_hours: 24,
+            escalation_ladder: vec!["shift_lead".into(), "manager".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShiftPattern {
+    pub name: String,
+    pub window: TimeWindow,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShiftsConfig {
+    pub patterns: Vec<ShiftPattern>,
+    pub days_off_per_month: u32,
+}
+
+impl Default for ShiftsConfig {
+    fn default() -> Self {
+        ShiftsConfig {
+            patterns: vec![
+                ShiftPattern {
+                    name: "day".into(),
+                    window: window("08:00-17:00"),
+                },
+                ShiftPattern {
+                    name: "day-late".into(),
+                    window: window("09:00-18:00"),
+                },
+                ShiftPattern {
+                    name: "night".into(),
+                    window: window("15:00-24:00"),
+                },
+            ],
+            days_off_per_month: 4,
+        }
+    }
+}

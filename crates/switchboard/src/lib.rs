@@ -1,0 +1,21 @@
+//! The Switchboard server and CLI: reads the config, opens the store, wires the crates together
+//! and serves HTTP (console, REST API, metrics, health).
+//!
+//! The library half exists so that tests can build the same router and run the same commands
+//! the binary does.
+
+pub mod bootstrap;
+pub mod cli;
+mod commands;
+pub mod config;
+pub mod http;
+pub mod logging;
+pub mod metrics;
+pub mod serve;
+
+/// Exit codes of the `switchboard` command.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const RUNTIME: i32 = 1;
+    pub const BAD_CONFIG_OR_USAGE: i32 = 2;
+}

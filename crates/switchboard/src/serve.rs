@@ -1,0 +1,146 @@
+//! `switchboard serve`: open and migrate the store, create the first admin if needed, bind the
+//! listeners, and run until SIGINT/SIGTERM, then finish in-flight requests and close the store.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_core::{Clock, SystemClock, TenantId, ThrottlePolicy};
+use switchboard_crm::{ApiSettings, ApiState};
+use switchboard_store::{Store, StoreError};
+use tokio::net::TcpListener;
+
+use crate::bootstrap::{self, BootstrapError, DEFAULT_TENANT};
+use crate::config::Config;
+use crate::metrics::Metrics;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("first start: {0}")]
+    Bootstrap(#[from] BootstrapError),
+    #[error("cannot listen on {addr} (config key {key}): {source}")]
+    Bind {
+        key: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("HTTP server failed: {0}")]
+    Http(std::io::Error),
+}
+
+pub fn api_settings(config: &Config) -> ApiSettings {
+    ApiSettings {
+        token_ttl: config.token_ttl(),
+        login_throttle: ThrottlePolicy {
+            max_failures: config.auth.login_max_failures,
+            window: Duration::from_secs(config.auth.login_window_secs),
+            lockout: Duration::from_secs(config.auth.login_lockout_secs),
+            ..ThrottlePolicy::default()
+        },
+        default_tenant: TenantId::from(DEFAULT_TENANT),
+    }
+}
+
+/// Opens the configured database and applies pending migrations.
+pub async fn open_store(config: &Config) -> Result<Store, StoreError> {
+    let store = Store::connect(&config.database.url).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+pub async fn run(config: Config) -> Result<(), ServeError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = open_store(&config).await?;
+    tracing::info!(engine = ?store.engine(), "database ready");
+
+    if let Some(admin) = bootstrap::ensure_admin(&store, &config.var_dir(), clock.now()).await? {
+        // Printed once, to the terminal only: logs never carry secrets.
+        println!(
+            "\n  First start: created user '{}' with password: {}\n  (also written to {}, readable by this user only)\n",
+            bootstrap::ADMIN_USERNAME,
+            admin.password,
+            admin.password_file.display()
+        );
+    }
+
+    let metrics = Metrics::new();
+    metrics.up_since_seconds.set(clock.now().as_millis() / 1000);
+    let api = ApiState::new(store.clone(), clock.clone(), api_settings(&config));
+    let app = crate::http::app(api, metrics, config.http.max_body_bytes);
+
+    let listener = TcpListener::bind(config.http.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            key: "http.listen",
+            addr: config.http.listen,
+            source,
+        })?;
+    let local = listener.local_addr().map_err(ServeError::Http)?;
+    tracing::info!(addr = %local, "HTTP listening (console /, API /api/v1, /metrics, /healthz)");
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stop_rx.await;
+        })
+        .into_future(),
+    );
+    tokio::pin!(server);
+
+    let result = tokio::select! {
+        finished = &mut server => finished_early(finished),
+        signal = shutdown_signal() => {
+            tracing::info!(%signal, "stopping: finishing in-flight requests");
+            let _ = stop_tx.send(());
+            let grace = Duration::from_secs(config.http.shutdown_grace_secs);
+            match tokio::time::timeout(grace, &mut server).await {
+                Ok(finished) => finished_early(finished),
+                Err(_) => {
+                    tracing::warn!(?grace, "requests still open after the grace period; closing them");
+                    server.abort();
+                    Ok(())
+                }
+            }
+        }
+    };
+    store.close().await;
+    tracing::info!("stopped");
+    result
+}
+
+fn finished_early(
+    joined: Result<Result<(), std::io::Error>, tokio::task::JoinError>,
+) -> Result<(), ServeError> {
+    match joined {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(ServeError::Http(e)),
+        Err(e) => Err(ServeError::Http(std::io::Error::other(e.to_string()))),
+    }
+}
+
+/// Resolves with the signal's name on SIGINT or SIGTERM.
+async fn shutdown_signal() -> &'static str {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                name = ctrl_c => name,
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(_) => ctrl_c.await,
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await
+}

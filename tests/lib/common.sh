@@ -1,0 +1,36 @@
+# Shared helpers for tests/run.sh, the e2e suites and the benchmarks. Every install is idempotent:
+# it does nothing when the tool is already there.
+
+# apt packages by name, installed only when one of the given commands is missing.
+#   ensure_apt COMMAND PACKAGE [COMMAND PACKAGE ...]
+ensure_apt() {
+  local missing=()
+  while [ $# -gt 0 ]; do
+    command -v "$1" >/dev/null 2>&1 || missing+=("$2")
+    shift 2
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing ${missing[*]} (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null && apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+ensure_rust_tools() {
+  command -v cargo >/dev/null || { echo "cargo is required (rustup)"; return 1; }
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+}
+
+# PostgreSQL must answer at $SWITCHBOARD_TEST_PG_URL's host and port: a missing database is a
+# failure with a clear message, never a silent skip.
+require_postgres() {
+  local hostport=${SWITCHBOARD_TEST_PG_URL#*@}; hostport=${hostport%%/*}
+  local host=${hostport%%:*} port=${hostport##*:}
+  [ "$port" = "$hostport" ] && port=5432
+  if ! (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+    echo "PostgreSQL is not reachable at $host:$port (SWITCHBOARD_TEST_PG_URL=$SWITCHBOARD_TEST_PG_URL)."
+    echo "The store tests run on SQLite and PostgreSQL; start it, e.g.: pg_ctlcluster \$(ls /etc/postgresql) main start"
+    return 1
+  fi
+  echo "PostgreSQL answers at $host:$port"
+}
