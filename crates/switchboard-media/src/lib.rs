@@ -1,1 +1,17 @@
-//! Media for Switchboard: SDP offer/answer, RTP/RTCP relay (rtp-rs), G.711, RFC 4733 DTMF, WebRTC legs, mixing for listen/whisper/barge. Sans-IO packet logic plus tokio sockets.
+//! Media for Switchboard: SDP offer/answer, RTP/RTCP relay (rtp-rs), G.711, RFC 4733 DTMF.
+//!
+//! Everything here is sans-IO: the tokio driver owns the sockets and the clock, feeds packets
+//! and `now` in, and sends what comes out. Modules:
+//! - [`sdp`]: parse/serialise SDP and run the RFC 3264 offer/answer for audio.
+//! - [`g711`]: μ-law and A-law.
+//! - [`dtmf`]: RFC 4733 telephone-event decoding and encoding.
+//! - [`stats`]: per-stream receive statistics (loss, RFC 3550 jitter).
+//! - [`bridge`]: the two-leg RTP relay of one call (latching, PT mapping, hold, timeout).
+//! - [`ports`]: the RTP/RTCP port allocator.
+
+pub mod bridge;
+pub mod dtmf;
+pub mod g711;
+pub mod ports;
+pub mod sdp;
+pub mod stats;
