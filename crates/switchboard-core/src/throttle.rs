@@ -1,8 +1,10 @@
 //! Lockout after repeated failures (wrong passwords, failed SIP digests), keyed by whatever the
 //! caller chooses (source address, user name, both). Pure: time comes in as an argument.
 //!
-//! The table is bounded: a scanner cycling through millions of keys cannot grow it without end;
-//! when it is full, the entries that can no longer matter are pruned first, then the oldest.
+//! The table is bounded: a scanner cycling through millions of keys cannot grow it without end.
+//! When it is full, entries that can no longer matter are pruned (at most once a second, so a
+//! flood of new keys does not cost a full scan each); if it is still full of live entries, new keys
+//! are not tracked — a flood must never evict a lock that is in force.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -36,13 +38,16 @@ impl Default for ThrottlePolicy {
 struct Entry {
     failures: VecDeque<Timestamp>,
     locked_until: Option<Timestamp>,
-    last_seen: Timestamp,
 }
+
+/// How often a full table may be scanned for entries to prune.
+const PRUNE_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 pub struct FailureThrottle<K> {
     policy: ThrottlePolicy,
     entries: HashMap<K, Entry>,
+    last_prune: Option<Timestamp>,
 }
 
 impl<K: Hash + Eq + Clone> FailureThrottle<K> {
@@ -50,6 +55,7 @@ impl<K: Hash + Eq + Clone> FailureThrottle<K> {
         FailureThrottle {
             policy,
             entries: HashMap::new(),
+            last_prune: None,
         }
     }
 
@@ -64,11 +70,16 @@ impl<K: Hash + Eq + Clone> FailureThrottle<K> {
     /// Records a failure; returns `Some(lockout)` when this failure locked the key.
     pub fn record_failure(&mut self, key: K, now: Timestamp) -> Option<Duration> {
         if !self.entries.contains_key(&key) && self.entries.len() >= self.policy.capacity {
-            self.make_room(now);
+            if self.last_prune.is_none_or(|t| now.since(t) >= PRUNE_EVERY) {
+                self.prune(now);
+                self.last_prune = Some(now);
+            }
+            if self.entries.len() >= self.policy.capacity {
+                return None;
+            }
         }
         let policy = self.policy;
         let entry = self.entries.entry(key).or_default();
-        entry.last_seen = now;
         while entry
             .failures
             .front()
@@ -100,7 +111,8 @@ impl<K: Hash + Eq + Clone> FailureThrottle<K> {
         self.entries.is_empty()
     }
 
-    fn make_room(&mut self, now: Timestamp) {
+    /// Drops entries that are neither locked nor hold a failure inside the window.
+    fn prune(&mut self, now: Timestamp) {
         let policy = self.policy;
         self.entries.retain(|_, e| {
             let locked = e.locked_until.is_some_and(|u| u > now);
@@ -110,17 +122,6 @@ impl<K: Hash + Eq + Clone> FailureThrottle<K> {
                 .is_some_and(|t| now.since(*t) < policy.window);
             locked || recent
         });
-        if self.entries.len() >= policy.capacity {
-            // Still full of live entries: drop the one seen longest ago.
-            if let Some(oldest) = self
-                .entries
-                .iter()
-                .min_by_key(|(_, e)| e.last_seen)
-                .map(|(k, _)| k.clone())
-            {
-                self.entries.remove(&oldest);
-            }
-        }
     }
 }
 
@@ -175,6 +176,19 @@ mod tests {
         th.record_failure("ip", at(5));
         th.record_success(&"ip", at(6));
         assert!(th.check(&"ip", at(7)).is_err());
+    }
+
+    #[test]
+    fn a_flood_of_new_keys_never_evicts_a_lock_in_force() {
+        let mut th = FailureThrottle::new(policy());
+        for t in 0..3 {
+            th.record_failure(u32::MAX, at(t));
+        }
+        for i in 0..1000 {
+            th.record_failure(i, at(10));
+        }
+        assert!(th.check(&u32::MAX, at(11)).is_err());
+        assert!(th.len() <= 4);
     }
 
     #[test]
