@@ -8,5 +8,7 @@
 
 pub mod api;
 pub mod password;
+pub mod tickets;
+pub mod webhooks;
 
 pub use api::{ApiSettings, ApiState, router};

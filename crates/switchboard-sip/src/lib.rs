@@ -2,8 +2,9 @@
 //! registrar and B2BUA call control as sans-IO state machines, with thin tokio transports (UDP,
 //! TCP, WebSocket).
 //!
-//! Everything in this crate so far is sans-IO: state machines take input and the current time,
-//! and hand back what to send and when to be woken up. The drivers own the sockets.
+//! Everything in this crate but [`driver`] is sans-IO: state machines take input and the current
+//! time, and hand back what to send and when to be woken up. [`driver`] owns the sockets (UDP
+//! and TCP listeners around one transaction layer) and does steps 1-3 below for its TU.
 //!
 //! How a driver wires the pieces for one received datagram or stream frame:
 //! 1. [`message::parse_datagram`] (UDP/WebSocket) or [`framing::StreamDecoder`] (TCP/TLS);
@@ -18,6 +19,7 @@
 
 pub mod auth;
 pub mod dialog;
+pub mod driver;
 pub mod framing;
 pub mod inbound;
 pub mod message;

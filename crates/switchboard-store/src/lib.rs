@@ -10,10 +10,14 @@
 
 pub mod audit;
 pub mod backup;
+pub mod customers;
 mod engine;
 mod error;
+pub mod outbox;
+pub mod sip;
 pub mod tenants;
 pub mod testing;
+pub mod tickets;
 pub mod tokens;
 pub mod users;
 

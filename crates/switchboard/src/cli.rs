@@ -57,6 +57,10 @@ pub enum UserCommand {
         name: Option<String>,
         #[arg(long, default_value = crate::bootstrap::DEFAULT_TENANT)]
         tenant: String,
+        /// The user's phone extension (2-8 digits). Also creates the SIP credential: the phone
+        /// registers as this extension in realm `sip.domain` with the same password.
+        #[arg(long)]
+        extension: Option<String>,
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
@@ -66,7 +70,8 @@ pub enum UserCommand {
         #[arg(long, default_value = crate::bootstrap::DEFAULT_TENANT)]
         tenant: String,
     },
-    /// Set a new password (and sign the user out everywhere).
+    /// Set a new password (and sign the user out everywhere); the user's SIP credentials get
+    /// the new password's digest values too.
     Passwd {
         username: String,
         #[arg(long, default_value = crate::bootstrap::DEFAULT_TENANT)]

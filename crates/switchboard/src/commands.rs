@@ -4,8 +4,10 @@ use std::io::BufRead;
 use std::path::Path;
 
 use serde_json::json;
-use switchboard_core::{Clock, SystemClock, TenantId};
+use switchboard_core::{Clock, Extension, SystemClock, TenantId, Timestamp, UserId};
 use switchboard_crm::password::{self, PasswordError};
+use switchboard_sip::auth::StoredCredential;
+use switchboard_store::sip::{self, NewSipCredential};
 use switchboard_store::users::NewUser;
 use switchboard_store::{StoreError, audit, backup, tenants, tokens, users};
 
@@ -105,6 +107,7 @@ async fn user(cmd: UserCommand, config: &Config) -> Result<(), CommandError> {
                 role,
                 name,
                 tenant,
+                extension,
                 password_stdin,
             } => {
                 let tenant = existing_tenant(&store, &tenant).await?;
@@ -113,6 +116,11 @@ async fn user(cmd: UserCommand, config: &Config) -> Result<(), CommandError> {
                         "username must be 1-64 letters, digits, '.', '_' or '-'".into(),
                     ));
                 }
+                let realm = config.sip.domain.as_str();
+                let extension = match extension {
+                    Some(e) => Some(free_extension(&store, realm, &e).await?),
+                    None => None,
+                };
                 let (password, generated) = new_password(password_stdin)?;
                 let hash = password::hash_password(&password)?;
                 let display = name.unwrap_or_else(|| username.clone());
@@ -139,6 +147,20 @@ async fn user(cmd: UserCommand, config: &Config) -> Result<(), CommandError> {
                 )
                 .await?;
                 println!("created user '{username}' ({role}) in tenant '{tenant}'");
+                if let Some(ext) = &extension {
+                    let secrets = StoredCredential::from_password(ext.as_str(), realm, &password);
+                    save_sip_credential(
+                        &store,
+                        &tenant,
+                        &user.id,
+                        ext.as_str(),
+                        realm,
+                        &secrets,
+                        now,
+                    )
+                    .await?;
+                    println!("SIP: registers as {ext}@{realm} with the same password");
+                }
                 if generated {
                     println!("password: {password}");
                 }
@@ -177,6 +199,14 @@ async fn user(cmd: UserCommand, config: &Config) -> Result<(), CommandError> {
                 let (password, generated) = new_password(password_stdin)?;
                 let hash = password::hash_password(&password)?;
                 users::set_password_hash(&store, &tenant, &username, &hash, now).await?;
+                // The phone's digest secrets follow the password; the password itself is
+                // never stored.
+                for c in sip::credentials_of_user(&store, &tenant, &user.id).await? {
+                    let secrets = StoredCredential::from_password(&c.username, &c.realm, &password);
+                    let ext = c.extension.as_deref().unwrap_or(&c.username);
+                    save_sip_credential(&store, &tenant, &user.id, ext, &c.realm, &secrets, now)
+                        .await?;
+                }
                 let revoked = tokens::revoke_user_tokens(&store, &tenant, &user.id, now).await?;
                 audit::append(
                     &store,
@@ -199,6 +229,56 @@ async fn user(cmd: UserCommand, config: &Config) -> Result<(), CommandError> {
     .await;
     store.close().await;
     result
+}
+
+/// A valid extension not yet registered in `realm`.
+async fn free_extension(
+    store: &switchboard_store::Store,
+    realm: &str,
+    extension: &str,
+) -> Result<Extension, CommandError> {
+    let ext = Extension::parse(extension).map_err(|_| {
+        CommandError::Usage(format!("--extension '{extension}': use 2 to 8 digits"))
+    })?;
+    if sip::find_credential(store, realm, ext.as_str())
+        .await?
+        .is_some()
+    {
+        return Err(CommandError::Usage(format!(
+            "--extension {ext}: already in use in realm '{realm}'"
+        )));
+    }
+    Ok(ext)
+}
+
+/// Writes the SIP credential of an agent's extension (the digest username is the extension).
+async fn save_sip_credential(
+    store: &switchboard_store::Store,
+    tenant: &TenantId,
+    user: &UserId,
+    extension: &str,
+    realm: &str,
+    secrets: &StoredCredential,
+    now: Timestamp,
+) -> Result<(), CommandError> {
+    let (Some(md5), Some(sha256)) = (&secrets.ha1_md5, &secrets.ha1_sha256) else {
+        return Err(CommandError::Usage("no digest values computed".into()));
+    };
+    sip::upsert_credential(
+        store,
+        &NewSipCredential {
+            tenant_id: tenant,
+            user_id: Some(user),
+            username: extension,
+            realm,
+            extension: Some(extension),
+            ha1_md5: md5,
+            ha1_sha256: sha256,
+        },
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 async fn existing_tenant(

@@ -12,6 +12,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod serve;
+pub mod sip_service;
 
 /// Exit codes of the `switchboard` command.
 pub mod exit {

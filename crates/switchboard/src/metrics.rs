@@ -21,6 +21,8 @@ pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpLabels, Counter>,
     pub up_since_seconds: Gauge,
+    /// SIP transport counters, filled by the SIP driver and read at each scrape.
+    pub sip_transport: Arc<switchboard_sip::driver::Counters>,
 }
 
 impl Metrics {
@@ -38,7 +40,10 @@ impl Metrics {
             "Unix time the server started",
             up_since_seconds.clone(),
         );
+        let sip_transport = switchboard_sip::driver::Counters::new();
+        registry.register_collector(Box::new(SipTransportCollector(sip_transport.clone())));
         Arc::new(Metrics {
+            sip_transport,
             registry,
             http_requests,
             up_since_seconds,
@@ -52,5 +57,41 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+/// Exports the SIP driver's counters as `switchboard_sip_*_total{transport="udp"|"tcp"}`.
+#[derive(Debug)]
+struct SipTransportCollector(Arc<switchboard_sip::driver::Counters>);
+
+impl prometheus_client::collector::Collector for SipTransportCollector {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric;
+        use prometheus_client::metrics::counter::ConstCounter;
+        let per_transport: Vec<_> = self
+            .0
+            .by_transport()
+            .iter()
+            .map(|(t, c)| (*t, c.values()))
+            .collect();
+        let Some((_, first)) = per_transport.first() else {
+            return Ok(());
+        };
+        for (i, (name, help, _)) in first.iter().enumerate() {
+            let mut family = encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                prometheus_client::metrics::MetricType::Counter,
+            )?;
+            for (transport, values) in &per_transport {
+                let labels = [("transport", *transport)];
+                ConstCounter::new(values[i].2).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
     }
 }

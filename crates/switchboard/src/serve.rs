@@ -26,6 +26,8 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Sip(#[from] crate::sip_service::SipServiceError),
     #[error("HTTP server failed: {0}")]
     Http(std::io::Error),
 }
@@ -41,6 +43,19 @@ pub fn api_settings(config: &Config) -> ApiSettings {
         },
         default_tenant: TenantId::from(DEFAULT_TENANT),
     }
+}
+
+/// How often `serve` runs the ticket clock (overdue flags, escalations).
+const TICKET_SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+/// The ticket clock's figures from `[tickets]` (and the call-back SLA for the follow-up call).
+pub fn ticket_policy(config: &Config) -> switchboard_crm::tickets::TicketPolicy {
+    switchboard_crm::tickets::TicketPolicy::from_hours(
+        config.tickets.reply_within_hours,
+        config.tickets.escalate_after_hours,
+        config.tickets.escalation_ladder.clone(),
+        config.campaign.callback_sla_days,
+    )
 }
 
 /// Opens the configured database and applies pending migrations.
@@ -68,6 +83,31 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let metrics = Metrics::new();
     metrics.up_since_seconds.set(clock.now().as_millis() / 1000);
     let api = ApiState::new(store.clone(), clock.clone(), api_settings(&config));
+    let api = api.with_ticket_policy(ticket_policy(&config));
+    // Ticket clock sweep and webhook delivery run beside HTTP and stop before the store closes.
+    let (background_stop, background_rx) = tokio::sync::watch::channel(false);
+    let background = [
+        switchboard_crm::tickets::spawn_sweeper(
+            store.clone(),
+            clock.clone(),
+            api.tickets.clone(),
+            TICKET_SWEEP_EVERY,
+            background_rx.clone(),
+        ),
+        switchboard_crm::webhooks::spawn_worker(
+            store.clone(),
+            clock.clone(),
+            switchboard_crm::webhooks::WorkerSettings::default(),
+            background_rx,
+        ),
+    ];
+    let sip = crate::sip_service::SipService::start(
+        &config,
+        store.clone(),
+        clock.clone(),
+        metrics.sip_transport.clone(),
+    )
+    .await?;
     let app = crate::http::app(api, metrics, config.http.max_body_bytes);
 
     let listener = TcpListener::bind(config.http.listen)
@@ -109,6 +149,17 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             }
         }
     };
+    sip.shutdown().await;
+    let _ = background_stop.send(true);
+    for mut task in background {
+        // A delivery in flight gets a moment to finish; an unrecorded one is simply resent.
+        if tokio::time::timeout(Duration::from_secs(5), &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+        }
+    }
     store.close().await;
     tracing::info!("stopped");
     result

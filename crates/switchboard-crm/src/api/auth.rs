@@ -75,20 +75,24 @@ fn client_ip(parts_ext: &axum::http::Extensions) -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-#[derive(Debug, Deserialize)]
+/// Credentials of a person.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoginRequest {
+    /// Default: the server's default tenant.
     tenant: Option<String>,
     username: String,
     password: String,
 }
 
-#[derive(Debug, Serialize)]
+/// A user as others see it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct UserView {
     id: String,
     tenant: String,
     username: String,
     display_name: String,
+    #[schema(value_type = super::openapi::RoleDoc)]
     role: Role,
 }
 
@@ -104,7 +108,8 @@ impl From<&User> for UserView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A bearer token and who it belongs to.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct LoginResponse {
     token: String,
     token_type: &'static str,
@@ -112,6 +117,17 @@ pub(crate) struct LoginResponse {
     user: UserView,
 }
 
+/// Logs in: a bearer token valid for the configured time (12 h by default).
+#[utoipa::path(
+    post, path = "/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    security(()),
+    responses(
+        (status = 200, description = "Logged in", body = LoginResponse),
+        (status = 401, description = "Wrong tenant, username or password", body = super::openapi::ErrorBody),
+        (status = 429, description = "Too many failures; see Retry-After", body = super::openapi::ErrorBody),
+    )
+)]
 pub(crate) async fn login(
     State(state): State<ApiState>,
     request: axum::extract::Request,
@@ -198,6 +214,11 @@ fn check_throttle(state: &ApiState, key: &String, now: Timestamp) -> Result<(), 
         })
 }
 
+/// Revokes the token of this request.
+#[utoipa::path(
+    post, path = "/auth/logout", tag = "auth",
+    responses((status = 204, description = "Logged out"))
+)]
 pub(crate) async fn logout(
     State(state): State<ApiState>,
     caller: Caller,
@@ -206,6 +227,11 @@ pub(crate) async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The caller.
+#[utoipa::path(
+    get, path = "/me", tag = "auth",
+    responses((status = 200, description = "The user behind the token", body = UserView))
+)]
 pub(crate) async fn me(caller: Caller) -> ApiJson<UserView> {
     ApiJson(UserView::from(&caller.user))
 }

@@ -3,10 +3,17 @@
 //! `router(state)` builds every route; the server only nests and binds it, and tests call it
 //! with `tower::ServiceExt::oneshot` against a real database.
 
+mod api_keys;
 mod auth;
+mod customer_types;
+pub mod customers;
 mod error;
 mod json;
+pub mod openapi;
+mod registrations;
+mod tickets;
 pub mod users;
+mod webhooks;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -49,6 +56,8 @@ pub struct ApiState {
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<ApiSettings>,
     pub(crate) login_throttle: Arc<Mutex<FailureThrottle<String>>>,
+    /// The ticket clock's figures (config `[tickets]`).
+    pub tickets: Arc<crate::tickets::TicketPolicy>,
 }
 
 impl ApiState {
@@ -59,7 +68,14 @@ impl ApiState {
             clock,
             settings: Arc::new(settings),
             login_throttle,
+            tickets: Arc::default(),
         }
+    }
+
+    /// Sets the ticket clock's figures (default: the service rules').
+    pub fn with_ticket_policy(mut self, policy: crate::tickets::TicketPolicy) -> Self {
+        self.tickets = Arc::new(policy);
+        self
     }
 }
 
@@ -71,6 +87,43 @@ pub fn router(state: ApiState) -> Router {
         .route("/me", get(auth::me))
         .route("/users", get(users::list).post(users::create))
         .route("/audit", get(users::audit_log))
+        .route("/tickets", get(tickets::list).post(tickets::create))
+        .route(
+            "/tickets/{id}",
+            get(tickets::get_one)
+                .patch(tickets::edit)
+                .delete(tickets::delete),
+        )
+        .route("/tickets/{id}/events", get(tickets::events))
+        .route("/tickets/{id}/take", post(tickets::take))
+        .route("/tickets/{id}/resolve", post(tickets::resolve))
+        .route("/tickets/{id}/follow-up", post(tickets::follow_up))
+        .route("/tickets/{id}/close", post(tickets::close))
+        .route("/tickets/{id}/judge", post(tickets::judge))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route(
+            "/webhooks/{id}",
+            get(webhooks::get_one)
+                .patch(webhooks::edit)
+                .delete(webhooks::delete),
+        )
+        .route("/api-keys", post(api_keys::create))
+        .route("/customers", get(customers::list).post(customers::create))
+        .route("/customers/lookup", get(customers::lookup))
+        .route(
+            "/customers/{id}",
+            get(customers::get_one)
+                .patch(customers::patch)
+                .delete(customers::delete),
+        )
+        .route(
+            "/customers/{id}/notes",
+            get(customers::list_notes).post(customers::add_note),
+        )
+        .route("/notes", post(customers::add_note_by_phone))
+        .route("/registrations", get(registrations::list))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/docs", get(openapi::docs_page))
         .fallback(error::not_found)
         .with_state(state)
 }

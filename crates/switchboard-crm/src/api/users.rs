@@ -1,6 +1,6 @@
 //! User accounts of a tenant, and its audit log.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -9,9 +9,15 @@ use switchboard_store::users::NewUser;
 use switchboard_store::{audit, users};
 
 use super::auth::UserView;
+use super::customers::ApiQuery;
 use super::{ApiError, ApiJson, ApiState, Caller};
 use crate::password;
 
+/// The tenant's users (admin, supervisor).
+#[utoipa::path(
+    get, path = "/users", tag = "users",
+    responses((status = 200, description = "Users by name", body = Vec<UserView>))
+)]
 pub(crate) async fn list(
     State(state): State<ApiState>,
     caller: Caller,
@@ -21,17 +27,22 @@ pub(crate) async fn list(
     Ok(ApiJson(list.iter().map(UserView::from).collect()))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new user.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateUser {
+    /// 1-64 letters, digits, `.`, `_`, `-`.
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     username: String,
     display_name: Option<String>,
+    #[schema(value_type = super::openapi::RoleDoc)]
     role: Role,
     /// When absent a random password is generated and returned once.
     password: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// The user, and the generated password when none was given (shown once).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct CreatedUser {
     user: UserView,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,6 +57,15 @@ pub fn valid_username(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// Creates a user (admin). Audited.
+#[utoipa::path(
+    post, path = "/users", tag = "users",
+    request_body = CreateUser,
+    responses(
+        (status = 201, description = "Created", body = CreatedUser),
+        (status = 409, description = "The username is taken", body = super::openapi::ErrorBody),
+    )
+)]
 pub(crate) async fn create(
     State(state): State<ApiState>,
     caller: Caller,
@@ -102,25 +122,35 @@ pub(crate) async fn create(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AuditQuery {
+    /// How many entries, newest first (1-1000, default 100).
     limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+/// One audit entry.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct AuditView {
     at: String,
     actor: Option<String>,
     action: String,
     target: String,
+    #[schema(value_type = Object)]
     detail: serde_json::Value,
 }
 
+/// The tenant's audit log (admin).
+#[utoipa::path(
+    get, path = "/audit", tag = "users",
+    params(AuditQuery),
+    responses((status = 200, description = "Newest first", body = Vec<AuditView>))
+)]
 pub(crate) async fn audit_log(
     State(state): State<ApiState>,
     caller: Caller,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<ApiJson<Vec<AuditView>>, ApiError> {
     caller.require(&[Role::Admin])?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);

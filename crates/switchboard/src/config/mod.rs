@@ -159,6 +159,16 @@ impl Config {
                 format!("must be above rtp.port_min ({})", self.rtp.port_min),
             );
         }
+        let known_algorithm =
+            |name: &String| switchboard_sip::auth::Algorithm::parse(Some(name)).is_ok();
+        if self.sip.digest_algorithms.is_empty()
+            || !self.sip.digest_algorithms.iter().all(known_algorithm)
+        {
+            return err(
+                "sip.digest_algorithms",
+                "use one or more of \"SHA-256\", \"MD5\"".into(),
+            );
+        }
         if self.sip.domain.trim().is_empty() {
             return err("sip.domain", "must not be empty".into());
         }

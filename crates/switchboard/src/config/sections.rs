@@ -51,6 +51,8 @@ pub struct SipConfig {
     /// Failed digest attempts from one address before it is locked out, and for how long.
     pub auth_max_failures: u32,
     pub auth_lockout_secs: u64,
+    /// Digest algorithms challenged with, in order of preference ("SHA-256", "MD5").
+    pub digest_algorithms: Vec<String>,
 }
 
 impl Default for SipConfig {
@@ -63,6 +65,7 @@ impl Default for SipConfig {
             register_max_expires_secs: 3600,
             auth_max_failures: 5,
             auth_lockout_secs: 300,
+            digest_algorithms: vec!["SHA-256".into(), "MD5".into()],
         }
     }
 }

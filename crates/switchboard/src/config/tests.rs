@@ -136,6 +136,10 @@ fn invalid_values_are_named() {
         key_error(load("[database]\nurl = \"mysql://x\"\n")).0,
         "database.url"
     );
+    for bad in ["[\"SHA-1\"]", "[]"] {
+        let text = format!("[sip]\ndigest_algorithms = {bad}\n");
+        assert_eq!(key_error(load(&text)).0, "sip.digest_algorithms", "{bad}");
+    }
 }
 
 #[test]

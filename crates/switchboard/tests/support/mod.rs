@@ -71,6 +71,9 @@ impl Workdir {
     pub fn serve(&self) -> Server {
         let mut child = self
             .command(&["serve"])
+            // Free SIP ports too, so servers of tests running side by side never share 5060.
+            .env("SWITCHBOARD_SIP__UDP_LISTEN", "127.0.0.1:0")
+            .env("SWITCHBOARD_SIP__TCP_LISTEN", "127.0.0.1:0")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

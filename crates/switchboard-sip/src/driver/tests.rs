@@ -1,0 +1,196 @@
+//! The driver over real loopback sockets. These wait on socket reads (with a timeout so a bug
+//! fails instead of hanging), never on sleeps.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+
+use super::*;
+use crate::message::{Message, parse_datagram, response_to};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn options(transport: &str, branch: &str) -> String {
+    format!(
+        "OPTIONS sip:switchboard.local SIP/2.0\r\n\
+         Via: SIP/2.0/{transport} 127.0.0.1:5999;branch=z9hG4bK{branch}\r\n\
+         Max-Forwards: 70\r\nTo: <sip:switchboard.local>\r\nFrom: <sip:probe@x>;tag=1\r\n\
+         Call-ID: {branch}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+async fn start() -> (SipDriver, mpsc::Receiver<TuEvent>) {
+    let any = "127.0.0.1:0".parse().expect("address");
+    SipDriver::start(DriverConfig::new(any, any), Counters::new())
+        .await
+        .expect("driver starts")
+}
+
+async fn udp_exchange(sock: &UdpSocket, to: SocketAddr, data: &[u8]) -> Option<Message> {
+    sock.send_to(data, to).await.expect("send");
+    let mut buf = vec![0u8; 65536];
+    let n = tokio::time::timeout(Duration::from_millis(500), sock.recv(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    parse_datagram(&buf[..n]).ok()
+}
+
+fn status(m: Option<Message>) -> Option<u16> {
+    match m {
+        Some(Message::Response(r)) => Some(r.status),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn options_over_udp_is_answered_200() {
+    let (driver, _tu) = start().await;
+    let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let got = udp_exchange(&sock, driver.udp_addr(), options("UDP", "o1").as_bytes()).await;
+    assert_eq!(status(got), Some(200));
+    driver.shutdown().await;
+}
+
+#[tokio::test]
+async fn udp_garbage_is_counted_and_a_readable_bad_request_gets_a_400() {
+    let (driver, _tu) = start().await;
+    let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let to = driver.udp_addr();
+    assert_eq!(
+        udp_exchange(&sock, to, b"\x00\xff\x13garbage\x01").await,
+        None
+    );
+    let bad_cseq = options("UDP", "o2").replace("CSeq: 1 OPTIONS", "CSeq: x OPTIONS");
+    assert_eq!(
+        status(udp_exchange(&sock, to, bad_cseq.as_bytes()).await),
+        Some(400)
+    );
+    let c = &driver.counters().udp;
+    assert_eq!(c.received.load(Ordering::Relaxed), 2);
+    assert_eq!(c.parse_errors.load(Ordering::Relaxed), 2);
+    assert_eq!(c.bad_requests_sent.load(Ordering::Relaxed), 1);
+    assert_eq!(c.dropped.load(Ordering::Relaxed), 1);
+    // Still serving.
+    let got = udp_exchange(&sock, to, options("UDP", "o3").as_bytes()).await;
+    assert_eq!(status(got), Some(200));
+    driver.shutdown().await;
+}
+
+#[tokio::test]
+async fn register_goes_to_the_tu_and_its_answer_goes_back_over_udp() {
+    let (driver, mut tu) = start().await;
+    let handle = driver.handle();
+    let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let register = options("UDP", "r1").replace("OPTIONS", "REGISTER");
+    sock.send_to(register.as_bytes(), driver.udp_addr())
+        .await
+        .expect("send");
+    let event = tokio::time::timeout(WAIT, tu.recv())
+        .await
+        .expect("TU event");
+    let Some(TuEvent::Request { key, request, from }) = event else {
+        panic!("expected a request, got {event:?}");
+    };
+    assert_eq!(from.addr, sock.local_addr().expect("addr"));
+    handle
+        .respond(key, response_to(&request, 486, Some("t")))
+        .await
+        .expect("respond");
+    let mut buf = vec![0u8; 65536];
+    let n = tokio::time::timeout(WAIT, sock.recv(&mut buf))
+        .await
+        .expect("answer in time")
+        .expect("recv");
+    assert_eq!(status(parse_datagram(&buf[..n]).ok()), Some(486));
+    driver.shutdown().await;
+}
+
+#[tokio::test]
+async fn requests_without_a_tu_are_answered_503() {
+    let (driver, tu) = start().await;
+    drop(tu);
+    let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let register = options("UDP", "r2").replace("OPTIONS", "REGISTER");
+    let got = udp_exchange(&sock, driver.udp_addr(), register.as_bytes()).await;
+    assert_eq!(status(got), Some(503));
+    driver.shutdown().await;
+}
+
+async fn read_response(stream: &mut TcpStream) -> Option<u16> {
+    let mut buf = vec![0u8; 4096];
+    let mut got = Vec::new();
+    loop {
+        let n = tokio::time::timeout(WAIT, stream.read(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        got.extend_from_slice(&buf[..n]);
+        if got.windows(4).any(|w| w == b"\r\n\r\n") {
+            return status(parse_datagram(&got).ok());
+        }
+    }
+}
+
+#[tokio::test]
+async fn tcp_options_answered_then_a_bad_content_length_closes_the_connection() {
+    let (driver, _tu) = start().await;
+    let mut stream = TcpStream::connect(driver.tcp_addr())
+        .await
+        .expect("connect");
+    stream
+        .write_all(options("TCP", "t1").as_bytes())
+        .await
+        .expect("write");
+    assert_eq!(read_response(&mut stream).await, Some(200));
+    let bad = options("TCP", "t2").replace("Content-Length: 0", "Content-Length: nine");
+    stream.write_all(bad.as_bytes()).await.expect("write");
+    // The framing error is answered (the head was readable), then the connection closes.
+    assert_eq!(read_response(&mut stream).await, Some(400));
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(WAIT, stream.read_to_end(&mut rest)).await;
+    assert!(matches!(closed, Ok(Ok(0))), "connection should close");
+    let c = &driver.counters().tcp;
+    assert_eq!(c.desync_closed.load(Ordering::Relaxed), 1);
+    assert_eq!(c.bad_requests_sent.load(Ordering::Relaxed), 1);
+    // A new connection still works.
+    let mut again = TcpStream::connect(driver.tcp_addr())
+        .await
+        .expect("connect");
+    again
+        .write_all(options("TCP", "t3").as_bytes())
+        .await
+        .expect("write");
+    assert_eq!(read_response(&mut again).await, Some(200));
+    driver.shutdown().await;
+}
+
+#[tokio::test]
+async fn tcp_connections_over_the_limit_are_refused_and_counted() {
+    let any: SocketAddr = "127.0.0.1:0".parse().expect("address");
+    let mut config = DriverConfig::new(any, any);
+    config.max_tcp_connections = 1;
+    let (driver, _tu) = SipDriver::start(config, Counters::new())
+        .await
+        .expect("start");
+    let mut first = TcpStream::connect(driver.tcp_addr())
+        .await
+        .expect("connect");
+    first
+        .write_all(options("TCP", "l1").as_bytes())
+        .await
+        .expect("write");
+    assert_eq!(read_response(&mut first).await, Some(200));
+    let mut second = TcpStream::connect(driver.tcp_addr())
+        .await
+        .expect("connect");
+    let _ = second.write_all(options("TCP", "l2").as_bytes()).await;
+    assert_eq!(read_response(&mut second).await, None);
+    assert_eq!(driver.counters().tcp.dropped.load(Ordering::Relaxed), 1);
+    driver.shutdown().await;
+}
