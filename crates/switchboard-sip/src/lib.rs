@@ -18,6 +18,7 @@
 //!    [`dialog::Dialog`].
 
 pub mod auth;
+pub mod b2bua;
 pub mod dialog;
 pub mod driver;
 pub mod framing;

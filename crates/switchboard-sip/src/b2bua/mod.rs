@@ -1,0 +1,890 @@
+//! B2BUA call control, sans-IO: every call is two independent dialogs (caller ↔ us ↔ callee)
+//! with the media anchored on our relay.
+//!
+//! The driver feeds it the transaction layer's events and the current time, and carries out
+//! its [`Output`]s. The dial plan is not in here: for a new INVITE the driver decides the
+//! [`Target`] (it knows the registrar and the config) and calls [`B2bua::new_call`]. SDP goes
+//! through a [`MediaPlane`] the driver passes in, which anchors RTP and returns the SDP to
+//! send on the other leg.
+//!
+//! ```text
+//! caller ──INVITE──▶ new_call ──INVITE (forked)──▶ callee(s)
+//!        ◀──100───
+//!        ◀──180─── on 180/183 ◀──────────────────
+//!        ◀──200─── on first 2xx: ACK it, CANCEL the other forks ◀──200──
+//!        ──ACK──▶
+//!        ──BYE──▶ 200, BYE the other leg ──BYE──▶        (either side)
+//! ```
+//! Every call emits `Started`, then `Ended` exactly once, whatever path it takes.
+
+mod call;
+mod types;
+
+pub use types::{
+    B2buaConfig, CallEvent, ClientCredentials, EndCause, ForkTarget, HangupBy, Leg, MediaFailure,
+    MediaPlane, Output, Target,
+};
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+
+use switchboard_core::{CallId, Timestamp};
+
+use crate::dialog::{Dialog, DialogId};
+use crate::message::{Message, Method, Request, Response, response_to};
+use crate::transaction::{Peer, TxKey, cancel_for, new_tag};
+use call::{Branch, BranchState, Call, CalleeInvite, PendingReinvite, Phase};
+
+/// Methods we take inside a call.
+pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY";
+
+/// What a client transaction we started is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Purpose {
+    /// Forked INVITE number `n` of the call.
+    Branch(usize),
+    /// A re-INVITE relayed to this leg.
+    Reinvite,
+    /// BYE, CANCEL and the like: their answers change nothing.
+    Ignore,
+}
+
+/// The call controller.
+#[derive(Debug)]
+pub struct B2bua {
+    config: B2buaConfig,
+    calls: HashMap<CallId, Call>,
+    /// Caller INVITE server transaction → call (CANCEL, Timer H).
+    by_server_invite: HashMap<TxKey, CallId>,
+    by_client: HashMap<TxKey, (CallId, Purpose)>,
+    by_dialog: HashMap<DialogId, (CallId, Leg)>,
+    ring_deadlines: BinaryHeap<Reverse<(Timestamp, CallId)>>,
+    out: VecDeque<Output>,
+}
+
+impl B2bua {
+    /// A controller with no calls.
+    pub fn new(config: B2buaConfig) -> B2bua {
+        B2bua {
+            config,
+            calls: HashMap::new(),
+            by_server_invite: HashMap::new(),
+            by_client: HashMap::new(),
+            by_dialog: HashMap::new(),
+            ring_deadlines: BinaryHeap::new(),
+            out: VecDeque::new(),
+        }
+    }
+
+    /// Calls in progress.
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// True with no call in progress.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    /// True for an INVITE that starts a call (no To tag) rather than a re-INVITE.
+    pub fn is_initial_invite(req: &Request) -> bool {
+        req.method == Method::Invite && req.headers.to().is_ok_and(|to| to.tag().is_none())
+    }
+
+    /// The next thing for the driver to do.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When [`B2bua::handle_timeout`] wants to run next (the earliest ring timeout).
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.ring_deadlines.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// A new INVITE (see [`B2bua::is_initial_invite`]) routed by the driver to `target`.
+    /// Returns the call's id.
+    pub fn new_call(
+        &mut self,
+        key: TxKey,
+        invite: Request,
+        from: Peer,
+        target: Target,
+        media: &mut dyn MediaPlane,
+        now: Timestamp,
+    ) -> CallId {
+        let id = CallId::generate();
+        let caller_tag = new_tag();
+        let from_hdr = invite.headers.from().ok();
+        let caller_user = from_hdr
+            .as_ref()
+            .map(|f| call::user_of(&f.uri))
+            .unwrap_or_default();
+        let caller_display = from_hdr.and_then(|f| f.display);
+        let callee_user = call::user_of(&invite.uri);
+        let label = match &target {
+            Target::Fork { label, .. } | Target::Reject { label, .. } => label.clone(),
+        };
+        self.event(CallEvent::Started {
+            call: id.clone(),
+            caller: caller_user.clone(),
+            callee: callee_user.clone(),
+            label,
+            sip_call_id: invite
+                .headers
+                .call_id()
+                .map(str::to_owned)
+                .unwrap_or_default(),
+            at: now,
+        });
+        let refuse = |b: &mut B2bua, status: u16, cause: EndCause| {
+            let resp = response_to(&invite, status, Some(&caller_tag));
+            b.out.push_back(Output::Respond {
+                key: key.clone(),
+                response: resp,
+            });
+            b.ended(&id, cause, Some(status), HangupBy::System, now);
+        };
+        let max_forwards = invite.headers.max_forwards().ok().flatten().unwrap_or(70);
+        if max_forwards == 0 {
+            refuse(self, 483, EndCause::Rejected(483));
+            return id;
+        }
+        if self.calls.len() >= self.config.max_calls {
+            refuse(self, 503, EndCause::System("overloaded"));
+            return id;
+        }
+        let (targets, ring_timeout) = match target {
+            Target::Reject { status, cause, .. } => {
+                refuse(self, status, cause);
+                return id;
+            }
+            Target::Fork { targets, .. } if targets.is_empty() => {
+                refuse(self, 480, EndCause::Unavailable);
+                return id;
+            }
+            Target::Fork {
+                targets,
+                ring_timeout,
+                ..
+            } => (targets, ring_timeout.unwrap_or(self.config.ring_timeout)),
+        };
+        self.out.push_back(Output::Respond {
+            key: key.clone(),
+            response: response_to(&invite, 100, None),
+        });
+        let offer = match media.open(&id, &invite.body) {
+            Ok(offer) => offer,
+            Err(f) => {
+                let mut resp = response_to(&invite, f.status, Some(&caller_tag));
+                resp.reason = f.reason;
+                self.out.push_back(Output::Respond {
+                    key,
+                    response: resp,
+                });
+                self.ended(
+                    &id,
+                    EndCause::MediaNegotiation,
+                    Some(f.status),
+                    HangupBy::System,
+                    now,
+                );
+                return id;
+            }
+        };
+        let callee_call_id = call::new_call_id(&self.config);
+        let callee_from_tag = new_tag();
+        let params = CalleeInvite {
+            config: &self.config,
+            call_id: &callee_call_id,
+            from_tag: &callee_from_tag,
+            caller_user: &caller_user,
+            caller_display: caller_display.as_deref(),
+            callee_user: &callee_user,
+            max_forwards: max_forwards - 1,
+            cseq: 1,
+            sdp: &offer,
+        };
+        let mut branches = Vec::with_capacity(targets.len());
+        for target in targets {
+            let request = call::callee_invite(&params, &target);
+            let Ok(bkey) = TxKey::for_outgoing_request(&request) else {
+                continue;
+            };
+            self.by_client
+                .insert(bkey.clone(), (id.clone(), Purpose::Branch(branches.len())));
+            self.out.push_back(Output::Request {
+                request: request.clone(),
+                to: target.peer,
+            });
+            branches.push(Branch {
+                target,
+                invite: request,
+                key: bkey,
+                state: BranchState::Calling,
+                authenticated: false,
+            });
+        }
+        let deadline = now + ring_timeout;
+        self.ring_deadlines.push(Reverse((deadline, id.clone())));
+        self.by_server_invite.insert(key.clone(), id.clone());
+        self.calls.insert(
+            id.clone(),
+            Call {
+                phase: Phase::Ringing,
+                caller_invite: invite,
+                caller_key: key,
+                caller_peer: from,
+                caller_tag,
+                caller_dialog: None,
+                callee_call_id,
+                branches,
+                callee: None,
+                ringing_sent: false,
+                ring_deadline: Some(deadline),
+                pending_reinvite: None,
+            },
+        );
+        id
+    }
+
+    /// A request other than an initial INVITE: CANCEL, BYE, re-INVITE, INFO, OPTIONS…
+    pub fn handle_request(
+        &mut self,
+        key: TxKey,
+        req: Request,
+        media: &mut dyn MediaPlane,
+        now: Timestamp,
+    ) {
+        if req.method == Method::Cancel {
+            self.on_cancel(key, &req, media, now);
+            return;
+        }
+        let found = DialogId::of_incoming_request(&req)
+            .and_then(|d| self.by_dialog.get(&d).cloned())
+            .filter(|(id, _)| self.calls.contains_key(id));
+        let Some((id, leg)) = found else {
+            self.respond(key, response_to(&req, 481, None));
+            return;
+        };
+        let checked = self
+            .calls
+            .get_mut(&id)
+            .and_then(|c| c.dialog_mut(leg))
+            .map(|d| d.on_request(&req));
+        if let Some(Err(e)) = checked {
+            self.respond(key, response_to(&req, e.status(), None));
+            return;
+        }
+        match req.method {
+            Method::Bye => {
+                self.respond(key, response_to(&req, 200, None));
+                self.hang_up(
+                    &id,
+                    EndCause::NormalClearing,
+                    leg.into(),
+                    Some(leg),
+                    media,
+                    now,
+                );
+            }
+            Method::Invite => self.on_reinvite(&id, leg, key, req, media, now),
+            Method::Options | Method::Info | Method::Notify => {
+                self.respond(key, response_to(&req, 200, None));
+            }
+            _ => {
+                let mut resp = response_to(&req, 501, None);
+                resp.headers.push("Allow", ALLOW);
+                self.respond(key, resp);
+            }
+        }
+    }
+
+    /// An ACK for a 2xx (the transaction layer took care of ACKs of errors).
+    pub fn handle_ack(&mut self, req: &Request) {
+        if let Some(d) = DialogId::of_incoming_request(req)
+            && let Some((id, leg)) = self.by_dialog.get(&d).cloned()
+            && let Some(dialog) = self.calls.get_mut(&id).and_then(|c| c.dialog_mut(leg))
+        {
+            let _ = dialog.on_request(req);
+        }
+    }
+
+    /// A response to a request we sent.
+    pub fn handle_response(
+        &mut self,
+        key: TxKey,
+        resp: Response,
+        media: &mut dyn MediaPlane,
+        now: Timestamp,
+    ) {
+        let Some((id, purpose)) = self.by_client.get(&key).cloned() else {
+            return;
+        };
+        match purpose {
+            Purpose::Branch(n) => self.on_branch_response(&id, n, resp, media, now),
+            Purpose::Reinvite => self.on_reinvite_response(&id, resp, media, now),
+            Purpose::Ignore => {}
+        }
+    }
+
+    /// A 2xx that matched no transaction: the callee re-sent its 200 because our ACK was lost.
+    pub fn handle_stray_response(&mut self, resp: &Response) {
+        let is_invite_2xx = (200..300).contains(&resp.status)
+            && resp
+                .headers
+                .cseq()
+                .is_ok_and(|c| c.method == Method::Invite);
+        if !is_invite_2xx {
+            return;
+        }
+        let Some(d) = DialogId::of_incoming_response(resp) else {
+            return;
+        };
+        if let Some((id, Leg::Callee)) = self.by_dialog.get(&d).cloned()
+            && let Some(call) = self.calls.get(&id)
+            && let Some((_, dialog)) = &call.callee
+            && let Ok(cseq) = resp.headers.cseq()
+            && let Some(peer) = call.peer_of(Leg::Callee)
+        {
+            let ack = dialog.ack(cseq.seq);
+            self.out.push_back(Output::Stateless {
+                message: Message::Request(ack),
+                to: peer,
+            });
+        }
+    }
+
+    /// A transaction timed out: Timer B/F on ours (as a 408), Timer H on the caller's INVITE
+    /// (our 200 was never acknowledged).
+    pub fn handle_transaction_timeout(
+        &mut self,
+        key: &TxKey,
+        media: &mut dyn MediaPlane,
+        now: Timestamp,
+    ) {
+        if let Some(id) = self.by_server_invite.get(key).cloned() {
+            if self
+                .calls
+                .get(&id)
+                .is_some_and(|c| c.phase == Phase::Answered)
+            {
+                self.hang_up(&id, EndCause::NoAck, HangupBy::System, None, media, now);
+            }
+            return;
+        }
+        let Some((id, purpose)) = self.by_client.get(key).cloned() else {
+            return;
+        };
+        let Some(request) = self.calls.get(&id).and_then(|c| match purpose {
+            Purpose::Branch(n) => c.branches.get(n).map(|b| b.invite.clone()),
+            _ => c
+                .pending_reinvite
+                .as_ref()
+                .map(|p| p.server_request.clone()),
+        }) else {
+            return;
+        };
+        let timeout = response_to(&request, 408, None);
+        match purpose {
+            Purpose::Branch(n) => self.on_branch_response(&id, n, timeout, media, now),
+            Purpose::Reinvite => self.on_reinvite_response(&id, timeout, media, now),
+            Purpose::Ignore => {}
+        }
+    }
+
+    /// A transaction is gone; forget its key.
+    pub fn handle_transaction_terminated(&mut self, key: &TxKey) {
+        self.by_client.remove(key);
+        self.by_server_invite.remove(key);
+    }
+
+    /// Ring timeouts.
+    pub fn handle_timeout(&mut self, media: &mut dyn MediaPlane, now: Timestamp) {
+        while let Some(Reverse((at, id))) = self.ring_deadlines.peek().cloned() {
+            if at > now {
+                break;
+            }
+            self.ring_deadlines.pop();
+            let still_ringing = self
+                .calls
+                .get(&id)
+                .is_some_and(|c| c.phase == Phase::Ringing && c.ring_deadline == Some(at));
+            if still_ringing {
+                self.fail_unanswered(&id, 480, EndCause::NoAnswer, HangupBy::System, media, now);
+            }
+        }
+    }
+
+    /// Ends a call from outside SIP: media timeout, an operator, shutdown.
+    pub fn hangup(
+        &mut self,
+        id: &CallId,
+        cause: EndCause,
+        media: &mut dyn MediaPlane,
+        now: Timestamp,
+    ) {
+        let Some(call) = self.calls.get(id) else {
+            return;
+        };
+        if call.phase == Phase::Ringing {
+            self.fail_unanswered(id, 480, cause, HangupBy::System, media, now);
+        } else {
+            self.hang_up(id, cause, HangupBy::System, None, media, now);
+        }
+    }
+
+    /// Ids of the calls in progress (e.g. to end them all at shutdown).
+    pub fn call_ids(&self) -> Vec<CallId> {
+        self.calls.keys().cloned().collect()
+    }
+
+    fn on_cancel(&mut self, key: TxKey, req: &Request, media: &mut dyn MediaPlane, now: Timestamp) {
+        let call = key
+            .cancelled_invite()
+            .and_then(|invite| self.by_server_invite.get(&invite).cloned());
+        let Some(id) = call else {
+            self.respond(key, response_to(req, 481, None));
+            return;
+        };
+        self.respond(key, response_to(req, 200, None));
+        let ringing = self
+            .calls
+            .get(&id)
+            .is_some_and(|c| c.phase == Phase::Ringing);
+        // After our 200 the CANCEL changes nothing (§9.2): the caller will BYE.
+        if ringing {
+            self.fail_unanswered(
+                &id,
+                487,
+                EndCause::CallerCancel,
+                HangupBy::Caller,
+                media,
+                now,
+            );
+        }
+    }
+
+    fn on_branch_response(
+        &mut self,
+        id: &CallId,
+        n: usize,
+        resp: Response,
+        media: &mut dyn MediaPlane,
+        now: Timestamp,
+    ) {
+        let Some(call) = self.calls.get_mut(id) else {
+            return;
+        };
+        let Some(branch) = call.branches.get_mut(n) else {
+            return;
+        };
+        match resp.status {
+            100 => {}
+            101..=199 => {
+                if branch.state == BranchState::Calling {
+                    branch.state = BranchState::Early;
+                }
+                if call.phase == Phase::Ringing && !call.ringing_sent {
+                    call.ringing_sent = true;
+                    let ringing = call::caller_response(call, &self.config, 180, None);
+                    let key = call.caller_key.clone();
+                    self.respond(key, ringing);
+                    self.event(CallEvent::Ringing {
+                        call: id.clone(),
+                        at: now,
+                    });
+                }
+            }
+            200..=299 => self.on_branch_answered(id, n, &resp, media, now),
+            _ => {
+                if let Some(retry) = self.challenge_answer(id, n, &resp) {
+                    let Some(call) = self.calls.get_mut(id) else {
+                        return;
+                    };
+                    let branch = &mut call.branches[n];
+                    let peer = branch.target.peer;
+                    if let Ok(new_key) = TxKey::for_outgoing_request(&retry) {
+                        self.by_client.remove(&branch.key);
+                        branch.key = new_key.clone();
+                        branch.invite = retry.clone();
+                        branch.authenticated = true;
+                        self.by_client
+                            .insert(new_key, (id.clone(), Purpose::Branch(n)));
+                        self.out.push_back(Output::Request {
+                            request: retry,
+                            to: peer,
+                        });
+                        return;
+                    }
+                }
+                let Some(call) = self.calls.get_mut(id) else {
+                    return;
+                };
+                let branch = &mut call.branches[n];
+                if branch.state.is_pending() {
+                    branch.state = BranchState::Failed(resp.status);
+                }
+                if call.phase == Phase::Ringing && call.pending_branches().next().is_none() {
+                    let (status, cause) = final_for_caller(call);
+                    self.fail_unanswered(id, status, cause, HangupBy::Callee, media, now);
+                }
+            }
+        }
+    }
+
+    /// The INVITE re-sent with credentials, when `resp` is a challenge we can answer once.
+    fn challenge_answer(&self, id: &CallId, n: usize, resp: &Response) -> Option<Request> {
+        let call = self.calls.get(id)?;
+        let branch = call.branches.get(n)?;
+        if branch.authenticated || call.phase != Phase::Ringing {
+            return None;
+        }
+        let credentials = branch.target.credentials.as_ref()?;
+        let ep = call::endpoint(&self.config, branch.target.peer.transport);
+        call::with_credentials(&branch.invite, resp, credentials, &ep)
+    }
+
+    fn on_branch_answered(
+        &mut self,
+        id: &CallId,
+        n: usize,
+        resp: &Response,
+        media: &mut dyn MediaPlane,
+        now: Timestamp,
+    ) {
+        let Some(call) = self.calls.get_mut(id) else {
+            return;
+        };
+        let branch = &mut call.branches[n];
+        let ep = call::endpoint(&self.config, branch.target.peer.transport);
+        let peer = branch.target.peer;
+        let Ok(mut dialog) = Dialog::as_uac(&branch.invite, resp, ep) else {
+            return;
+        };
+        let seq = branch.invite.headers.cseq().map(|c| c.seq).unwrap_or(1);
+        self.out.push_back(Output::Stateless {
+            message: Message::Request(dialog.ack(seq)),
+            to: peer,
+        });
+        if call.phase != Phase::Ringing {
+            // A second fork answered too late: it gets ACK and BYE (§13.2.2.4).
+            let bye = dialog.bye();
+            self.send(id, Purpose::Ignore, bye, peer);
+            return;
+        }
+        branch.state = BranchState::Answered;
+        let answer = match media.answer(id, &resp.body) {
+            Ok(a) => a,
+            Err(f) => {
+                let bye = dialog.bye();
+                self.send(id, Purpose::Ignore, bye, peer);
+                self.fail_unanswered(
+                    id,
+                    f.status,
+                    EndCause::MediaNegotiation,
+                    HangupBy::System,
+                    media,
+                    now,
+                );
+                return;
+            }
+        };
+        let Some(call) = self.calls.get_mut(id) else {
+            return;
+        };
+        call.phase = Phase::Answered;
+        call.ring_deadline = None;
+        let ok = call::caller_response(call, &self.config, 200, Some(answer));
+        let caller_ep = call::endpoint(&self.config, call.caller_peer.transport);
+        let caller_dialog = Dialog::as_uas(&call.caller_invite, &call.caller_tag, 200, caller_ep);
+        self.by_dialog
+            .insert(dialog.id().clone(), (id.clone(), Leg::Callee));
+        if let Ok(d) = &caller_dialog {
+            self.by_dialog
+                .insert(d.id().clone(), (id.clone(), Leg::Caller));
+        }
+        call.caller_dialog = caller_dialog.ok();
+        call.callee = Some((n, dialog));
+        let callee_call_id = call.callee_call_id.clone();
+        let cancels: Vec<(Request, Peer)> = call
+            .branches
+            .iter_mut()
+            .filter(|b| b.state.is_pending())
+            .map(|b| {
+                b.state = BranchState::Cancelled;
+                (cancel_for(&b.invite), b.target.peer)
+            })
+            .collect();
+        let key = call.caller_key.clone();
+        self.respond(key, ok);
+        for (cancel, peer) in cancels {
+            self.send(id, Purpose::Ignore, cancel, peer);
+        }
+        self.event(CallEvent::Answered {
+            call: id.clone(),
+            sip_call_id: callee_call_id,
+            target: n,
+            at: now,
+        });
+    }
+
+    fn on_reinvite(
+        &mut self,
+        id: &CallId,
+        from: Leg,
+        key: TxKey,
+        req: Request,
+        media: &mut dyn MediaPlane,
+        now: Timestamp,
+    ) {
+        let Some(call) = self.calls.get_mut(id) else {
+            return;
+        };
+        if call.pending_reinvite.is_some() || call.phase != Phase::Answered {
+            // §14.1: one offer at a time; the peer retries after a random delay.
+            self.respond(key, response_to(&req, 491, None));
+            return;
+        }
+        let offer = match media.reoffer(id, from, &req.body) {
+            Ok(o) => o,
+            Err(f) => {
+                let mut resp = response_to(&req, f.status, None);
+                resp.reason = f.reason;
+                self.respond(key, resp);
+                return;
+            }
+        };
+        let Some(call) = self.calls.get_mut(id) else {
+            return;
+        };
+        let peer = call.peer_of(from.other());
+        let Some((dialog, peer)) = call.dialog_mut(from.other()).zip(peer) else {
+            self.respond(key, response_to(&req, 500, None));
+            return;
+        };
+        let reinvite = dialog.reinvite(offer);
+        let Ok(client_key) = TxKey::for_outgoing_request(&reinvite) else {
+            return;
+        };
+        call.pending_reinvite = Some(PendingReinvite {
+            from,
+            server_key: key,
+            server_request: req,
+        });
+        self.by_client
+            .insert(client_key, (id.clone(), Purpose::Reinvite));
+        self.out.push_back(Output::Request {
+            request: reinvite,
+            to: peer,
+        });
+        self.event(CallEvent::MediaDirection {
+            call: id.clone(),
+            from,
+            at: now,
+        });
+    }
+
+    fn on_reinvite_response(
+        &mut self,
+        id: &CallId,
+        resp: Response,
+        media: &mut dyn MediaPlane,
+        _now: Timestamp,
+    ) {
+        if resp.status < 200 {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(id) else {
+            return;
+        };
+        let Some(pending) = call.pending_reinvite.take() else {
+            return;
+        };
+        let answering = pending.from.other();
+        if (200..300).contains(&resp.status) {
+            if let Some(peer) = call.peer_of(answering)
+                && let Some(dialog) = call.dialog_mut(answering)
+            {
+                dialog.on_response(&resp);
+                let seq = resp.headers.cseq().map(|c| c.seq).unwrap_or(1);
+                let ack = dialog.ack(seq);
+                self.out.push_back(Output::Stateless {
+                    message: Message::Request(ack),
+                    to: peer,
+                });
+            }
+            let mut ok = response_to(&pending.server_request, 200, None);
+            match media.reanswer(id, pending.from, &resp.body) {
+                Ok(sdp) => {
+                    let ep = call::endpoint(&self.config, call_transport(call, pending.from));
+                    ok.headers.push("Contact", &format!("<{}>", ep.contact));
+                    ok.headers.push("Content-Type", "application/sdp");
+                    ok.body = sdp;
+                }
+                Err(f) => {
+                    ok = response_to(&pending.server_request, f.status, None);
+                    ok.reason = f.reason;
+                }
+            }
+            self.respond(pending.server_key, ok);
+        } else {
+            let mut resp2 = response_to(&pending.server_request, resp.status, None);
+            resp2.reason = resp.reason;
+            self.respond(pending.server_key, resp2);
+        }
+    }
+
+    /// Ends an unanswered call: CANCEL the pending forks, final `status` to the caller.
+    fn fail_unanswered(
+        &mut self,
+        id: &CallId,
+        status: u16,
+        cause: EndCause,
+        by: HangupBy,
+        media: &mut dyn MediaPlane,
+        now: Timestamp,
+    ) {
+        let Some(mut call) = self.calls.remove(id) else {
+            return;
+        };
+        let cancels: Vec<(Request, Peer)> = call
+            .branches
+            .iter_mut()
+            .filter(|b| b.state.is_pending())
+            .map(|b| {
+                b.state = BranchState::Cancelled;
+                (cancel_for(&b.invite), b.target.peer)
+            })
+            .collect();
+        for (cancel, peer) in cancels {
+            self.send(id, Purpose::Ignore, cancel, peer);
+        }
+        let resp = call::caller_response(&call, &self.config, status, None);
+        self.respond(call.caller_key.clone(), resp);
+        media.close(id);
+        self.forget(&call);
+        self.ended(id, cause, Some(status), by, now);
+    }
+
+    /// Ends an answered call: BYE every leg but `except` (which sent its own BYE).
+    fn hang_up(
+        &mut self,
+        id: &CallId,
+        cause: EndCause,
+        by: HangupBy,
+        except: Option<Leg>,
+        media: &mut dyn MediaPlane,
+        now: Timestamp,
+    ) {
+        let Some(mut call) = self.calls.remove(id) else {
+            return;
+        };
+        for leg in [Leg::Caller, Leg::Callee] {
+            if Some(leg) == except {
+                continue;
+            }
+            let peer = call.peer_of(leg);
+            if let Some((dialog, peer)) = call.dialog_mut(leg).zip(peer) {
+                let bye = dialog.bye();
+                self.send(id, Purpose::Ignore, bye, peer);
+            }
+        }
+        if let Some(p) = call.pending_reinvite.take() {
+            self.respond(p.server_key, response_to(&p.server_request, 487, None));
+        }
+        media.close(id);
+        self.forget(&call);
+        self.ended(id, cause, None, by, now);
+    }
+
+    /// Drops the call's dialog and INVITE mappings; client keys stay until their
+    /// transactions end so late answers are recognised and ignored.
+    fn forget(&mut self, call: &Call) {
+        self.by_server_invite.remove(&call.caller_key);
+        if let Some(d) = &call.caller_dialog {
+            self.by_dialog.remove(d.id());
+        }
+        if let Some((_, d)) = &call.callee {
+            self.by_dialog.remove(d.id());
+        }
+        for b in &call.branches {
+            if let Some((_, purpose)) = self.by_client.get_mut(&b.key) {
+                *purpose = Purpose::Ignore;
+            }
+        }
+    }
+
+    fn send(&mut self, id: &CallId, purpose: Purpose, request: Request, to: Peer) {
+        if let Ok(key) = TxKey::for_outgoing_request(&request) {
+            self.by_client.insert(key, (id.clone(), purpose));
+        }
+        self.out.push_back(Output::Request { request, to });
+    }
+
+    fn respond(&mut self, key: TxKey, response: Response) {
+        self.out.push_back(Output::Respond { key, response });
+    }
+
+    fn event(&mut self, e: CallEvent) {
+        self.out.push_back(Output::Event(e));
+    }
+
+    fn ended(
+        &mut self,
+        id: &CallId,
+        cause: EndCause,
+        status: Option<u16>,
+        by: HangupBy,
+        now: Timestamp,
+    ) {
+        self.event(CallEvent::Ended {
+            call: id.clone(),
+            cause,
+            status,
+            by,
+            at: now,
+        });
+    }
+}
+
+fn call_transport(call: &Call, leg: Leg) -> crate::message::Transport {
+    call.peer_of(leg)
+        .map_or(crate::message::Transport::Udp, |p| p.transport)
+}
+
+/// The caller's final answer when every fork failed (RFC 3261 §16.7 in spirit): busy beats a
+/// decline, which beats "not found", which beats other 4xx, then 5xx and timeouts.
+fn final_for_caller(call: &Call) -> (u16, EndCause) {
+    let codes: Vec<u16> = call
+        .branches
+        .iter()
+        .filter_map(|b| match b.state {
+            BranchState::Failed(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    let has = |f: &dyn Fn(u16) -> bool| codes.iter().copied().find(|&c| f(c));
+    if let Some(c) = has(&|c| c == 486 || c == 600) {
+        return (c, EndCause::Busy);
+    }
+    if let Some(c) = has(&|c| c == 603) {
+        return (c, EndCause::Rejected(c));
+    }
+    if has(&|c| c == 404 || c == 604).is_some() {
+        return (404, EndCause::NotFound);
+    }
+    if has(&|c| c == 408 || c == 480).is_some() {
+        return (480, EndCause::Unavailable);
+    }
+    if let Some(c) = has(&|c| (400..500).contains(&c)) {
+        return (c, EndCause::Rejected(c));
+    }
+    match codes.first() {
+        Some(&c) if c >= 500 => (502, EndCause::Rejected(c)),
+        Some(&c) => (c, EndCause::Rejected(c)),
+        None => (480, EndCause::Unavailable),
+    }
+}
+
+#[cfg(test)]
+mod tests;
