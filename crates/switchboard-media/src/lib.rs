@@ -8,10 +8,12 @@
 //! - [`stats`]: per-stream receive statistics (loss, RFC 3550 jitter).
 //! - [`bridge`]: the two-leg RTP relay of one call (latching, PT mapping, hold, timeout).
 //! - [`ports`]: the RTP/RTCP port allocator.
+//! - [`relay`]: the tokio driver: one call's sockets, relay task, recorder sink and events.
 
 pub mod bridge;
 pub mod dtmf;
 pub mod g711;
 pub mod ports;
+pub mod relay;
 pub mod sdp;
 pub mod stats;

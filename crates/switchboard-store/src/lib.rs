@@ -10,10 +10,12 @@
 
 pub mod audit;
 pub mod backup;
+pub mod calls;
 pub mod customers;
 mod engine;
 mod error;
 pub mod outbox;
+pub mod recordings;
 pub mod sip;
 pub mod tenants;
 pub mod testing;

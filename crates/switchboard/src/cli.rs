@@ -43,6 +43,17 @@ pub enum Command {
     /// Replace the database with the backup in DIR (stop the server first). The replaced
     /// database is kept beside it.
     Restore { dir: PathBuf },
+    /// Look after the recordings tree (`storage.recordings_dir`).
+    #[command(subcommand)]
+    Recordings(RecordingsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecordingsCommand {
+    /// Bring the header of every WAV a crash left unfinished up to date with its audio (safe
+    /// to run twice: finished files are left untouched). Exits 1 if a file could not be
+    /// repaired.
+    Repair,
 }
 
 #[derive(Debug, Subcommand)]

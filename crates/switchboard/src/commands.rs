@@ -1,4 +1,4 @@
-//! The commands other than `serve`: migrations, users, backup and restore.
+//! The commands other than `serve`: migrations, users, backup and restore, recordings repair.
 
 use std::io::BufRead;
 use std::path::Path;
@@ -6,12 +6,13 @@ use std::path::Path;
 use serde_json::json;
 use switchboard_core::{Clock, Extension, SystemClock, TenantId, Timestamp, UserId};
 use switchboard_crm::password::{self, PasswordError};
+use switchboard_recording::repair::{self, RepairAction, RepairError, RepairReport};
 use switchboard_sip::auth::StoredCredential;
 use switchboard_store::sip::{self, NewSipCredential};
 use switchboard_store::users::NewUser;
 use switchboard_store::{StoreError, audit, backup, tenants, tokens, users};
 
-use crate::cli::{Command, UserCommand};
+use crate::cli::{Command, RecordingsCommand, UserCommand};
 use crate::config::Config;
 use crate::exit;
 use crate::serve::{self, ServeError};
@@ -28,6 +29,10 @@ pub enum CommandError {
     Usage(String),
     #[error("reading standard input: {0}")]
     Stdin(std::io::Error),
+    #[error("recordings: {0}")]
+    Repair(#[from] RepairError),
+    #[error("{failed} recording(s) could not be repaired")]
+    RecordingsNotRepaired { failed: usize },
 }
 
 impl CommandError {
@@ -93,7 +98,52 @@ pub async fn dispatch(
             }
             Ok(())
         }
+        Command::Recordings(RecordingsCommand::Repair) => {
+            // Blocking file IO over a tree of any size; the CLI runtime runs nothing else.
+            let report = tokio::task::block_in_place(|| repair_recordings(&config))?;
+            print_repair_report(&config.storage.recordings_dir, &report);
+            match report.failed.len() {
+                0 => Ok(()),
+                failed => Err(CommandError::RecordingsNotRepaired { failed }),
+            }
+        }
     }
+}
+
+/// Repairs every WAV under `storage.recordings_dir` that a crash left with a stale header or a
+/// partial last frame. `serve` runs it at start, before recording anything, and the
+/// `recordings repair` command runs it on demand. Blocking file IO: call it from a blocking
+/// thread. Errors only when the tree itself cannot be read; a bad file is listed in the report.
+pub fn repair_recordings(config: &Config) -> Result<RepairReport, RepairError> {
+    repair::repair_all(&config.storage.recordings_dir)
+}
+
+/// One line per file repaired or not repairable (paths relative to the root), then the total.
+fn print_repair_report(root: &Path, report: &RepairReport) {
+    let shown = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
+    for (path, action) in &report.repaired {
+        if let RepairAction::Repaired {
+            declared_data_bytes,
+            data_bytes,
+            trimmed_bytes,
+        } = action
+        {
+            println!(
+                "repaired {}: data {declared_data_bytes} -> {data_bytes} bytes, {trimmed_bytes} byte(s) of partial frame trimmed",
+                shown(path)
+            );
+        }
+    }
+    for (path, error) in &report.failed {
+        eprintln!("could not repair {}: {error}", shown(path));
+    }
+    println!(
+        "recordings in {}: {} repaired, {} already valid, {} could not be repaired",
+        root.display(),
+        report.repaired.len(),
+        report.valid,
+        report.failed.len()
+    );
 }
 
 async fn user(cmd: UserCommand, config: &Config) -> Result<(), CommandError> {

@@ -11,8 +11,10 @@ pub mod config;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod recovery;
 pub mod serve;
 pub mod sip_service;
+mod sip_tu;
 
 /// Exit codes of the `switchboard` command.
 pub mod exit {

@@ -1,7 +1,9 @@
 //! Prometheus metrics at `/metrics`. Labels are bounded (route templates, not raw paths), so a
 //! scanner cannot blow up the number of series.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use switchboard_media::ports::PortAllocator;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -16,6 +18,22 @@ pub struct HttpLabels {
     pub status: u16,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CauseLabels {
+    pub cause: String,
+}
+
+/// Call control's figures: calls in progress, how calls ended (the causes are a fixed set),
+/// DTMF seen, and the RTP port pool (read at each scrape).
+#[derive(Debug, Clone, Default)]
+pub struct CallMetrics {
+    pub active: Gauge,
+    pub ended: Family<CauseLabels, Counter>,
+    pub dtmf_events: Counter,
+    /// The SIP service puts its port allocator here when it starts.
+    pub rtp_ports: Arc<OnceLock<Arc<Mutex<PortAllocator>>>>,
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
@@ -23,6 +41,7 @@ pub struct Metrics {
     pub up_since_seconds: Gauge,
     /// SIP transport counters, filled by the SIP driver and read at each scrape.
     pub sip_transport: Arc<switchboard_sip::driver::Counters>,
+    pub calls: CallMetrics,
 }
 
 impl Metrics {
@@ -42,7 +61,17 @@ impl Metrics {
         );
         let sip_transport = switchboard_sip::driver::Counters::new();
         registry.register_collector(Box::new(SipTransportCollector(sip_transport.clone())));
+        let calls = CallMetrics::default();
+        registry.register("calls_active", "Calls in progress", calls.active.clone());
+        registry.register("calls_ended", "Calls ended, by cause", calls.ended.clone());
+        registry.register(
+            "dtmf_events",
+            "RFC 4733 key presses seen in calls",
+            calls.dtmf_events.clone(),
+        );
+        registry.register_collector(Box::new(RtpPortsCollector(calls.rtp_ports.clone())));
         Arc::new(Metrics {
+            calls,
             sip_transport,
             registry,
             http_requests,
@@ -91,6 +120,49 @@ impl prometheus_client::collector::Collector for SipTransportCollector {
                 let labels = [("transport", *transport)];
                 ConstCounter::new(values[i].2).encode(family.encode_family(&labels)?)?;
             }
+        }
+        Ok(())
+    }
+}
+
+/// `switchboard_rtp_port_pairs_in_use` and `switchboard_rtp_port_pairs_capacity`.
+#[derive(Debug)]
+struct RtpPortsCollector(Arc<OnceLock<Arc<Mutex<PortAllocator>>>>);
+
+impl prometheus_client::collector::Collector for RtpPortsCollector {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric;
+        use prometheus_client::metrics::gauge::ConstGauge;
+        let Some(ports) = self.0.get() else {
+            return Ok(());
+        };
+        let (in_use, capacity) = match ports.lock() {
+            Ok(p) => (p.in_use(), p.capacity()),
+            Err(_) => return Ok(()),
+        };
+        for (name, help, value) in [
+            (
+                "rtp_port_pairs_in_use",
+                "RTP/RTCP port pairs held by calls",
+                in_use,
+            ),
+            (
+                "rtp_port_pairs_capacity",
+                "RTP/RTCP port pairs configured",
+                capacity,
+            ),
+        ] {
+            let metric = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
+            let family = encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                prometheus_client::metrics::MetricType::Gauge,
+            )?;
+            metric.encode(family)?;
         }
         Ok(())
     }

@@ -80,6 +80,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         );
     }
 
+    crate::recovery::recover(&config, &store).await;
+
     let metrics = Metrics::new();
     metrics.up_since_seconds.set(clock.now().as_millis() / 1000);
     let api = ApiState::new(store.clone(), clock.clone(), api_settings(&config));
@@ -106,6 +108,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         store.clone(),
         clock.clone(),
         metrics.sip_transport.clone(),
+        metrics.calls.clone(),
     )
     .await?;
     let app = crate::http::app(api, metrics, config.http.max_body_bytes);

@@ -1,30 +1,34 @@
-//! SIP in the server: the UDP/TCP driver plus the registrar as its transaction user.
+//! SIP in the server: the UDP/TCP driver, and the transaction user ([`crate::sip_tu`]) that
+//! runs the registrar and the B2BUA with its media relays and call records.
 //!
-//! The registrar itself is sans-IO; this task gives it what it cannot have: credentials from
-//! the store (with a small cache, since phones re-register often), persistence of every binding
-//! change before the phone hears 200 (so a restart right after still knows it), the bindings
-//! restored at start, and the wall clock. Requests other than REGISTER and OPTIONS are
-//! answered 501 until the B2BUA lands.
+//! At start the stored bindings are restored (a restart does not forget who is registered)
+//! and calls a crash left open are closed with cause `server-restart`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use switchboard_core::{Clock, TenantId, Timestamp};
-use switchboard_sip::auth::{
-    Algorithm, AuthConfig, Authenticator, DigestCredentials, LockoutPolicy, StoredCredential,
-};
-use switchboard_sip::driver::{Counters, DriverConfig, DriverError, SipDriver, SipHandle, TuEvent};
-use switchboard_sip::message::{Method, Request, Transport, Uri, response_to};
-use switchboard_sip::registrar::{Binding, BindingChange, Registrar, RegistrarConfig};
-use switchboard_sip::transaction::{Peer, TxKey};
-use switchboard_store::sip::{self as sip_store, SipBinding, SipCredential};
+use switchboard_core::{Clock, TenantId};
+use switchboard_media::bridge::BridgeConfig;
+use switchboard_media::ports::PortAllocator;
+use switchboard_media::relay::RelayConfig;
+use switchboard_recording::Layout;
+use switchboard_sip::auth::{Algorithm, AuthConfig, Authenticator, LockoutPolicy};
+use switchboard_sip::b2bua::{B2bua, B2buaConfig};
+use switchboard_sip::driver::{Counters, DriverConfig, DriverError, SipDriver};
+use switchboard_sip::message::Uri;
+use switchboard_sip::registrar::{Binding, Registrar, RegistrarConfig};
+use switchboard_store::calls as call_store;
+use switchboard_store::sip::{self as sip_store, SipBinding};
 use switchboard_store::{Store, StoreError};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::metrics::CallMetrics;
+use crate::sip_tu::media_plane::{MediaSettings, RelayPlane};
+use crate::sip_tu::{SipTu, SipTuParts, advertised_host, parse_source, records};
 
 /// Why the SIP service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -35,19 +39,16 @@ pub enum SipServiceError {
     Store(#[from] StoreError),
     #[error("config key 'sip.digest_algorithms': {0}")]
     Algorithms(String),
+    #[error("config key 'rtp.port_min': {0}")]
+    Ports(#[from] switchboard_media::ports::PortError),
 }
-
-/// How long a looked-up credential (or its absence) is trusted before asking the store again,
-/// so a `user passwd` takes effect within this time without a restart.
-const CREDENTIAL_TTL: Duration = Duration::from_secs(30);
-/// Most cached lookups; the cache is cleared when full (a scan of unknown names cannot grow it).
-const CREDENTIAL_CACHE_MAX: usize = 10_000;
 
 /// The running SIP side of the server.
 #[derive(Debug)]
 pub struct SipService {
     driver: SipDriver,
-    registrar: JoinHandle<()>,
+    tu: JoinHandle<()>,
+    records: JoinHandle<()>,
 }
 
 impl SipService {
@@ -58,6 +59,7 @@ impl SipService {
         store: Store,
         clock: Arc<dyn Clock>,
         counters: Arc<Counters>,
+        metrics: CallMetrics,
     ) -> Result<SipService, SipServiceError> {
         let mut registrar = Registrar::new(registrar_config(config), authenticator(config)?);
         let now = clock.now();
@@ -77,20 +79,76 @@ impl SipService {
         registrar.restore(restored, now);
         sip_store::remove_expired_bindings(&store, now).await?;
 
+        let closed = call_store::close_open_calls(&store, None, "server-restart", now).await?;
+        if closed > 0 {
+            tracing::warn!(
+                closed,
+                "calls left open by an unclean stop closed as server-restart"
+            );
+        }
+
         let driver_config = DriverConfig::new(config.sip.udp_listen, config.sip.tcp_listen);
         let (driver, events) = SipDriver::start(driver_config, counters).await?;
         tracing::info!(restored = count, "SIP registrar ready");
-        let tu = RegistrarTu {
+
+        let (records_tx, records) = records::spawn(store.clone());
+        let ports = Arc::new(Mutex::new(PortAllocator::new(
+            config.rtp.port_min..=config.rtp.port_max,
+        )?));
+        let _ = metrics.rtp_ports.set(ports.clone());
+        let (media_events_tx, media_events) = mpsc::channel(4096);
+        let media = RelayPlane::new(
+            MediaSettings {
+                address: config.rtp.address,
+                relay: RelayConfig {
+                    bind_ip: config.rtp.address,
+                    bridge: BridgeConfig {
+                        media_timeout: Duration::from_secs(config.rtp.media_timeout_secs),
+                        ..BridgeConfig::default()
+                    },
+                },
+                recordings: config
+                    .calls
+                    .record
+                    .then(|| Layout::new(config.storage.recordings_dir.clone())),
+            },
+            ports,
+            clock.clone(),
+            media_events_tx,
+            records_tx.clone(),
+        );
+        let b2bua = B2bua::new(B2buaConfig {
+            domain: config.sip.domain.clone(),
+            advertised_host: advertised_host(config),
+            udp_port: driver.udp_addr().port(),
+            tcp_port: driver.tcp_addr().port(),
+            ring_timeout: Duration::from_secs(config.calls.ring_timeout_secs),
+            max_calls: config.calls.max_calls,
+            user_agent: format!("Switchboard/{}", env!("CARGO_PKG_VERSION")),
+        });
+        let tu = SipTu::new(SipTuParts {
             registrar,
+            b2bua,
+            call_auth: authenticator(config)?,
+            media,
+            media_events,
+            records: records_tx,
             store,
             clock,
             realm: config.sip.domain.clone(),
             handle: driver.handle(),
-            cache: HashMap::new(),
+            default_tenant: TenantId::from(crate::bootstrap::DEFAULT_TENANT),
+            calls: config.calls.clone(),
+            trunk: config.trunk.clone(),
             tenants,
-        };
-        let registrar = tokio::spawn(tu.run(events));
-        Ok(SipService { driver, registrar })
+            metrics,
+        });
+        let tu = tokio::spawn(tu.run(events));
+        Ok(SipService {
+            driver,
+            tu,
+            records,
+        })
     }
 
     /// The bound UDP address.
@@ -103,11 +161,18 @@ impl SipService {
         self.driver.tcp_addr()
     }
 
-    /// Stops the listeners and the registrar. Bindings are already persisted.
+    /// Stops the listeners and the transaction user. Bindings are already persisted; call
+    /// records still queued are written before this returns.
     pub async fn shutdown(self) {
         self.driver.shutdown().await;
-        self.registrar.abort();
-        let _ = self.registrar.await;
+        // The TU ends when the driver's event channel closes, hanging up what is left.
+        if tokio::time::timeout(Duration::from_secs(2), self.tu)
+            .await
+            .is_err()
+        {
+            tracing::warn!("SIP call control did not stop in time");
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.records).await;
     }
 }
 
@@ -151,24 +216,6 @@ fn digest_algorithms(names: &[String]) -> Result<Vec<Algorithm>, SipServiceError
     Ok(out)
 }
 
-/// `udp:127.0.0.1:5070` ↔ (transport, address).
-fn source_text(transport: Transport, addr: SocketAddr) -> String {
-    format!("{}:{addr}", transport.to_string().to_ascii_lowercase())
-}
-
-fn parse_source(s: &str) -> Option<(Transport, SocketAddr)> {
-    let (t, addr) = s.split_once(':')?;
-    let transport = match t {
-        "udp" => Transport::Udp,
-        "tcp" => Transport::Tcp,
-        "tls" => Transport::Tls,
-        "ws" => Transport::Ws,
-        "wss" => Transport::Wss,
-        _ => return None,
-    };
-    Some((transport, addr.parse().ok()?))
-}
-
 fn to_binding(b: &SipBinding) -> Option<Binding> {
     let (transport, source) = parse_source(&b.source)?;
     Some(Binding {
@@ -183,168 +230,11 @@ fn to_binding(b: &SipBinding) -> Option<Binding> {
     })
 }
 
-/// The registrar as the driver's transaction user.
-struct RegistrarTu {
-    registrar: Registrar,
-    store: Store,
-    clock: Arc<dyn Clock>,
-    realm: String,
-    handle: SipHandle,
-    /// username → (when looked up, what the store said).
-    cache: HashMap<String, (Timestamp, Option<SipCredential>)>,
-    /// AOR → tenant, for persisting bindings.
-    tenants: HashMap<String, TenantId>,
-}
-
-impl RegistrarTu {
-    async fn run(mut self, mut events: mpsc::Receiver<TuEvent>) {
-        loop {
-            let wake = self
-                .registrar
-                .poll_timeout()
-                .map(|at| at.since(self.clock.now()));
-            tokio::select! {
-                event = events.recv() => match event {
-                    Some(TuEvent::Request { key, request, from }) => {
-                        self.on_request(key, request, from).await;
-                    }
-                    // ACKs, timeouts and terminations concern INVITEs: nothing to do yet.
-                    Some(_) => {}
-                    None => break,
-                },
-                () = sleep_for(wake) => {
-                    self.registrar.handle_timeout(self.clock.now());
-                    self.persist(None).await;
-                }
-            }
-        }
-    }
-
-    async fn on_request(&mut self, key: TxKey, request: Request, from: Peer) {
-        if request.method != Method::Register {
-            let mut resp = response_to(&request, 501, None);
-            resp.headers.push("Allow", "REGISTER, OPTIONS");
-            self.respond(key, resp).await;
-            return;
-        }
-        let now = self.clock.now();
-        let credential = match self.credential_for(&request, now).await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "SIP credential lookup failed");
-                let mut resp = response_to(&request, 503, None);
-                resp.headers.push("Retry-After", "5");
-                self.respond(key, resp).await;
-                return;
-            }
-        };
-        let secrets = credential.as_ref().map(|c| StoredCredential {
-            ha1_md5: Some(c.ha1_md5.clone()),
-            ha1_sha256: Some(c.ha1_sha256.clone()),
-        });
-        let username = credential.as_ref().map(|c| c.username.clone());
-        let response = self.registrar.handle(
-            &request,
-            from.addr,
-            from.transport,
-            |user| secrets.filter(|_| username.as_deref() == Some(user)),
-            now,
-        );
-        if response.status == 403 {
-            tracing::warn!(source = %from.addr, "SIP REGISTER refused (locked out or not allowed)");
-        }
-        // Persist before answering: once the phone has its 200, a restart must remember it.
-        self.persist(credential.map(|c| c.tenant_id)).await;
-        self.respond(key, response).await;
-    }
-
-    /// The stored credential named by the request's digest for our realm, if any.
-    async fn credential_for(
-        &mut self,
-        req: &Request,
-        now: Timestamp,
-    ) -> Result<Option<SipCredential>, StoreError> {
-        let username = req
-            .headers
-            .get_all("Authorization")
-            .filter_map(|v| DigestCredentials::parse(v).ok())
-            .find(|c| c.realm == self.realm)
-            .map(|c| c.username);
-        let Some(username) = username else {
-            return Ok(None);
-        };
-        if let Some((at, cached)) = self.cache.get(&username)
-            && now.since(*at) < CREDENTIAL_TTL
-        {
-            return Ok(cached.clone());
-        }
-        let found = sip_store::find_credential(&self.store, &self.realm, &username).await?;
-        if self.cache.len() >= CREDENTIAL_CACHE_MAX {
-            self.cache.clear();
-        }
-        self.cache.insert(username, (now, found.clone()));
-        Ok(found)
-    }
-
-    /// Writes the registrar's binding changes to the store. `tenant` is the tenant of the user
-    /// who just registered (new AORs need it).
-    async fn persist(&mut self, tenant: Option<TenantId>) {
-        let now = self.clock.now();
-        while let Some(change) = self.registrar.poll_output() {
-            let result = match change {
-                BindingChange::Upserted(b) => {
-                    let Some(tenant) = self.tenants.get(&b.aor).cloned().or_else(|| tenant.clone())
-                    else {
-                        tracing::warn!(aor = %b.aor, "binding without a tenant not persisted");
-                        continue;
-                    };
-                    self.tenants.insert(b.aor.clone(), tenant.clone());
-                    let row = SipBinding {
-                        tenant_id: tenant,
-                        aor: b.aor,
-                        contact: b.contact.to_string(),
-                        source: source_text(b.transport, b.source),
-                        call_id: b.call_id,
-                        cseq: b.cseq,
-                        expires_at: b.expires_at,
-                        node: None,
-                        updated_at: now,
-                    };
-                    sip_store::upsert_binding(&self.store, &row).await
-                }
-                BindingChange::Removed { aor, contact, .. } => {
-                    if self.registrar.lookup(&aor).is_empty() {
-                        self.tenants.remove(&aor);
-                    }
-                    sip_store::remove_binding(&self.store, &aor, &contact.to_string())
-                        .await
-                        .map(|_| ())
-                }
-            };
-            if let Err(e) = result {
-                tracing::error!(error = %e, "persisting a SIP binding failed");
-            }
-        }
-    }
-
-    async fn respond(&self, key: TxKey, response: switchboard_sip::Response) {
-        if self.handle.respond(key, response).await.is_err() {
-            tracing::debug!("SIP driver stopped before the answer");
-        }
-    }
-}
-
-async fn sleep_for(d: Option<Duration>) {
-    match d {
-        // At least a millisecond, so an already-due deadline cannot spin the loop.
-        Some(d) => tokio::time::sleep(d.max(Duration::from_millis(1))).await,
-        None => std::future::pending().await,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sip_tu::source_text;
+    use switchboard_sip::message::Transport;
 
     #[test]
     fn binding_sources_round_trip_through_their_stored_form() {

@@ -127,6 +127,7 @@ async fn start(store: &Store) -> SipService {
         store.clone(),
         Arc::new(SystemClock),
         Counters::new(),
+        switchboard::metrics::CallMetrics::default(),
     )
     .await
     .unwrap()

@@ -101,18 +101,19 @@ impl B2bua {
         self.ring_deadlines.peek().map(|Reverse((at, _))| *at)
     }
 
-    /// A new INVITE (see [`B2bua::is_initial_invite`]) routed by the driver to `target`.
-    /// Returns the call's id.
+    /// A new INVITE (see [`B2bua::is_initial_invite`]) routed by the driver to `target`, as
+    /// call `id` (the driver names it, so it can file the call's tenant and agent first).
+    #[allow(clippy::too_many_arguments)]
     pub fn new_call(
         &mut self,
+        id: CallId,
         key: TxKey,
         invite: Request,
         from: Peer,
         target: Target,
         media: &mut dyn MediaPlane,
         now: Timestamp,
-    ) -> CallId {
-        let id = CallId::generate();
+    ) {
         let caller_tag = new_tag();
         let from_hdr = invite.headers.from().ok();
         let caller_user = from_hdr
@@ -147,20 +148,20 @@ impl B2bua {
         let max_forwards = invite.headers.max_forwards().ok().flatten().unwrap_or(70);
         if max_forwards == 0 {
             refuse(self, 483, EndCause::Rejected(483));
-            return id;
+            return;
         }
         if self.calls.len() >= self.config.max_calls {
             refuse(self, 503, EndCause::System("overloaded"));
-            return id;
+            return;
         }
         let (targets, ring_timeout) = match target {
             Target::Reject { status, cause, .. } => {
                 refuse(self, status, cause);
-                return id;
+                return;
             }
             Target::Fork { targets, .. } if targets.is_empty() => {
                 refuse(self, 480, EndCause::Unavailable);
-                return id;
+                return;
             }
             Target::Fork {
                 targets,
@@ -188,7 +189,7 @@ impl B2bua {
                     HangupBy::System,
                     now,
                 );
-                return id;
+                return;
             }
         };
         let callee_call_id = call::new_call_id(&self.config);
@@ -244,7 +245,6 @@ impl B2bua {
                 pending_reinvite: None,
             },
         );
-        id
     }
 
     /// A request other than an initial INVITE: CANCEL, BYE, re-INVITE, INFO, OPTIONS…

@@ -117,7 +117,9 @@ impl Harness {
             targets,
             ring_timeout: None,
         };
-        let id = h.b2bua.new_call(
+        let id = CallId::generate();
+        h.b2bua.new_call(
+            id.clone(),
             key,
             invite,
             peer("192.0.2.10:5070"),
@@ -450,6 +452,7 @@ fn rejected_targets_and_media_failures_still_write_a_call_record() {
     let mut b = B2bua::new(config());
     let mut media = FakeMedia::default();
     b.new_call(
+        CallId::generate(),
         key.clone(),
         invite.clone(),
         peer("192.0.2.10:5070"),
@@ -475,6 +478,7 @@ fn rejected_targets_and_media_failures_still_write_a_call_record() {
 
     media.refuse_open = true;
     b.new_call(
+        CallId::generate(),
         key,
         invite,
         peer("192.0.2.10:5070"),

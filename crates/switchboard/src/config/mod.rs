@@ -39,6 +39,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub sip: SipConfig,
     pub rtp: RtpConfig,
+    pub calls: CallsConfig,
+    pub trunk: TrunkConfig,
     pub database: DatabaseConfig,
     pub storage: StorageConfig,
     pub auth: AuthConfig,
@@ -168,6 +170,32 @@ impl Config {
                 "sip.digest_algorithms",
                 "use one or more of \"SHA-256\", \"MD5\"".into(),
             );
+        }
+        if self.sip.advertised_host.is_empty() && self.sip.udp_listen.ip().is_unspecified() {
+            return err(
+                "sip.advertised_host",
+                "set it when sip.udp_listen is a wildcard address (phones need a real one)".into(),
+            );
+        }
+        if self.rtp.address.is_unspecified() {
+            return err(
+                "rtp.address",
+                "must be a real address: it is written into SDP for phones to send RTP to".into(),
+            );
+        }
+        if !self.trunk.host.is_empty() {
+            if !matches!(self.trunk.transport.as_str(), "udp" | "tcp") {
+                return err("trunk.transport", "use \"udp\" or \"tcp\"".into());
+            }
+            if self.trunk.host.parse::<std::net::SocketAddr>().is_err() {
+                return err(
+                    "trunk.host",
+                    format!("'{}' is not an IP:port", self.trunk.host),
+                );
+            }
+        }
+        if self.calls.max_calls == 0 {
+            return err("calls.max_calls", "must be at least 1".into());
         }
         if self.sip.domain.trim().is_empty() {
             return err("sip.domain", "must not be empty".into());

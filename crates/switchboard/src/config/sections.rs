@@ -1,7 +1,8 @@
 //! The sections of the config file, each with the defaults from the service rules
 //! (`../shared/spec/service-rules.md`) and the architecture's listeners.
 
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -53,6 +54,9 @@ pub struct SipConfig {
     pub auth_lockout_secs: u64,
     /// Digest algorithms challenged with, in order of preference ("SHA-256", "MD5").
     pub digest_algorithms: Vec<String>,
+    /// Host written in our Via and Contact headers; empty = the UDP listen address (which
+    /// then must not be a wildcard).
+    pub advertised_host: String,
 }
 
 impl Default for SipConfig {
@@ -66,6 +70,7 @@ impl Default for SipConfig {
             auth_max_failures: 5,
             auth_lockout_secs: 300,
             digest_algorithms: vec!["SHA-256".into(), "MD5".into()],
+            advertised_host: String::new(),
         }
     }
 }
@@ -78,6 +83,8 @@ pub struct RtpConfig {
     pub port_max: u16,
     /// A call with no RTP for this long ends with cause "media timeout".
     pub media_timeout_secs: u64,
+    /// The address RTP sockets bind to and that our SDP names (`c=`).
+    pub address: IpAddr,
 }
 
 impl Default for RtpConfig {
@@ -86,6 +93,64 @@ impl Default for RtpConfig {
             port_min: 20000,
             port_max: 29999,
             media_timeout_secs: 30,
+            address: IpAddr::from([127, 0, 0, 1]),
+        }
+    }
+}
+
+/// Call handling: the dial plan and what every call gets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallsConfig {
+    /// A call to an extension rings this long before it ends as "no answer".
+    pub ring_timeout_secs: u64,
+    /// Calls at once; more get 503.
+    pub max_calls: usize,
+    /// Record every bridged call (stereo WAV, left = caller, right = callee).
+    pub record: bool,
+    /// Numbers answered by a queue: number → queue name.
+    pub queues: BTreeMap<String, String>,
+}
+
+impl Default for CallsConfig {
+    fn default() -> Self {
+        CallsConfig {
+            ring_timeout_secs: 30,
+            max_calls: 5000,
+            record: true,
+            queues: BTreeMap::new(),
+        }
+    }
+}
+
+/// The SIP trunk: numbers that are neither extensions nor queues go out here, and calls
+/// from its addresses are taken without digest authentication.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrunkConfig {
+    /// `host:port` of the carrier; empty = no trunk (unknown numbers get 404).
+    pub host: String,
+    /// "udp" or "tcp".
+    pub transport: String,
+    /// Digest credentials the carrier may challenge for (set the password from the
+    /// environment: SWITCHBOARD_TRUNK__PASSWORD).
+    pub username: String,
+    pub password: String,
+    /// Number presented as caller ID on outbound calls; empty keeps the caller's.
+    pub caller_id: String,
+    /// Addresses whose INVITEs are taken as inbound trunk calls (no digest challenge).
+    pub inbound_from: Vec<IpAddr>,
+}
+
+impl Default for TrunkConfig {
+    fn default() -> Self {
+        TrunkConfig {
+            host: String::new(),
+            transport: "udp".into(),
+            username: String::new(),
+            password: String::new(),
+            caller_id: String::new(),
+            inbound_from: Vec::new(),
         }
     }
 }

@@ -1,0 +1,293 @@
+//! The relay task of one call: waits on the four sockets, the command channel and one timer,
+//! hands everything to the [`Bridge`] and the sink, and sends what comes out.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_core::{Clock, Timestamp};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, Sleep};
+
+use super::RelayEvent;
+use super::bind::PortLease;
+use super::sink::AudioSink;
+use crate::bridge::{Bridge, LegConfig, LegId, LegStats, Socket};
+use crate::sdp::Direction;
+
+/// Largest datagram taken in; RTP over UDP on an Ethernet path stays well below this.
+pub(super) const BUF_SIZE: usize = 2048;
+/// Datagrams read from one socket per wake-up, so a flooded socket cannot starve the others.
+const RECV_BUDGET: usize = 32;
+/// Shortest timer: deadlines are in milliseconds, and a deadline a component leaves in the
+/// past must not turn the loop into a spin.
+const MIN_WAIT: Duration = Duration::from_millis(1);
+/// How long the timer sleeps when nothing is due (a new deadline resets it earlier).
+const IDLE_WAIT: Duration = Duration::from_secs(3600);
+
+/// What the [`super::MediaCall`] handle asks of its task.
+#[derive(Debug)]
+pub(super) enum Command {
+    ConfigureLeg(LegId, LegConfig),
+    SetDirection(LegId, Direction),
+    SendDtmf {
+        toward: LegId,
+        digit: char,
+        duration: Duration,
+    },
+    PauseRecording,
+    ResumeRecording,
+    Stop,
+}
+
+/// What the task hands back when it ends.
+#[derive(Debug)]
+pub(super) struct TaskOutput<S> {
+    pub(super) stats: [LegStats; 2],
+    pub(super) sink: Option<S>,
+    pub(super) events_dropped: u64,
+    pub(super) send_failures: u64,
+}
+
+/// What woke the task.
+#[derive(Debug)]
+enum Wake {
+    Command(Option<Command>),
+    Timer,
+    Readable(LegId, Socket),
+}
+
+fn leg_index(leg: LegId) -> usize {
+    match leg {
+        LegId::A => 0,
+        LegId::B => 1,
+    }
+}
+
+fn socket_index(socket: Socket) -> usize {
+    match socket {
+        Socket::Rtp => 0,
+        Socket::Rtcp => 1,
+    }
+}
+
+/// The state of one call's relay task, built by [`super::MediaCall::start`].
+pub(super) struct RelayTask<S> {
+    pub(super) call: String,
+    /// `[leg][Rtp, Rtcp]`.
+    pub(super) sockets: [[UdpSocket; 2]; 2],
+    pub(super) bridge: Bridge,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) sink: Option<S>,
+    pub(super) events: mpsc::Sender<RelayEvent>,
+    pub(super) commands: mpsc::UnboundedReceiver<Command>,
+    /// The one receive buffer of the call; packets are rewritten in it and sent from it.
+    pub(super) buf: Box<[u8; BUF_SIZE]>,
+    pub(super) events_dropped: u64,
+    pub(super) send_failures: u64,
+    /// Declared after `sockets` so the sockets close before the ports go back.
+    pub(super) _leases: [PortLease; 2],
+}
+
+impl<S: AudioSink> RelayTask<S> {
+    /// The earliest moment the bridge or the sink has timed work.
+    fn next_deadline(&self) -> Option<Timestamp> {
+        let sink = self.sink.as_ref().and_then(S::poll_timeout);
+        match (self.bridge.poll_timeout(), sink) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub(super) async fn run(mut self) -> TaskOutput<S> {
+        let mut timer: Pin<Box<Sleep>> = Box::pin(tokio::time::sleep(IDLE_WAIT));
+        // The deadline the timer is set for; `None` = must be set (at start, and after it fired,
+        // since a fired `Sleep` stays ready).
+        let mut armed_for: Option<Option<Timestamp>> = None;
+        loop {
+            let deadline = self.next_deadline();
+            if armed_for != Some(deadline) {
+                let wait = match deadline {
+                    Some(at) => at.since(self.clock.now()).max(MIN_WAIT),
+                    None => IDLE_WAIT,
+                };
+                timer.as_mut().reset(Instant::now() + wait);
+                armed_for = Some(deadline);
+            }
+            let wake = {
+                let [[a_rtp, a_rtcp], [b_rtp, b_rtcp]] = &self.sockets;
+                tokio::select! {
+                    cmd = self.commands.recv() => Wake::Command(cmd),
+                    () = timer.as_mut() => Wake::Timer,
+                    r = a_rtp.readable() => ok_or_log(r, LegId::A, Socket::Rtp),
+                    r = a_rtcp.readable() => ok_or_log(r, LegId::A, Socket::Rtcp),
+                    r = b_rtp.readable() => ok_or_log(r, LegId::B, Socket::Rtp),
+                    r = b_rtcp.readable() => ok_or_log(r, LegId::B, Socket::Rtcp),
+                }
+            };
+            match wake {
+                Wake::Command(None | Some(Command::Stop)) => break,
+                Wake::Command(Some(cmd)) => self.apply(cmd),
+                Wake::Timer => {
+                    armed_for = None;
+                    self.on_timer();
+                }
+                Wake::Readable(leg, socket) => {
+                    // A command sent before a packet was (configure, then the peer talks) must
+                    // take effect first, whatever branch `select!` happened to pick.
+                    while let Ok(cmd) = self.commands.try_recv() {
+                        if matches!(cmd, Command::Stop) {
+                            return self.finish();
+                        }
+                        self.apply(cmd);
+                    }
+                    self.receive(leg, socket);
+                }
+            }
+            self.drain();
+        }
+        self.finish()
+    }
+
+    fn finish(self) -> TaskOutput<S> {
+        TaskOutput {
+            stats: [self.bridge.stats(LegId::A), self.bridge.stats(LegId::B)],
+            sink: self.sink,
+            events_dropped: self.events_dropped,
+            send_failures: self.send_failures,
+        }
+    }
+
+    fn apply(&mut self, cmd: Command) {
+        let now = self.clock.now();
+        match cmd {
+            Command::ConfigureLeg(leg, config) => self.bridge.configure_leg(leg, config, now),
+            Command::SetDirection(leg, direction) => {
+                self.bridge.set_remote_direction(leg, direction, now);
+            }
+            Command::SendDtmf {
+                toward,
+                digit,
+                duration,
+            } => {
+                if let Err(e) = self.bridge.send_dtmf(toward, digit, duration, now) {
+                    tracing::warn!(call = self.call, ?toward, %e, "DTMF not sent");
+                }
+            }
+            Command::PauseRecording => {
+                if let Some(sink) = self.sink.as_mut() {
+                    sink.pause(now);
+                }
+            }
+            Command::ResumeRecording => {
+                if let Some(sink) = self.sink.as_mut() {
+                    sink.resume(now);
+                }
+            }
+            // Handled by the loop.
+            Command::Stop => {}
+        }
+    }
+
+    fn on_timer(&mut self) {
+        let now = self.clock.now();
+        if self.bridge.poll_timeout().is_some_and(|t| t <= now) {
+            self.bridge.handle_timeout(now);
+        }
+        if let Some(sink) = self.sink.as_mut()
+            && sink.poll_timeout().is_some_and(|t| t <= now)
+        {
+            sink.handle_timeout(now);
+        }
+    }
+
+    /// Reads what is waiting on one socket (up to the budget) and relays it.
+    fn receive(&mut self, leg: LegId, socket: Socket) {
+        for _ in 0..RECV_BUDGET {
+            let from_socket = &self.sockets[leg_index(leg)][socket_index(socket)];
+            let (len, from) = match from_socket.try_recv_from(&mut self.buf[..]) {
+                Ok(got) => got,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                // An ICMP error for an earlier send: nothing to read, the socket is fine.
+                Err(e) if is_transient(&e) => continue,
+                Err(e) => {
+                    tracing::warn!(call = self.call, ?leg, ?socket, %e, "media receive failed");
+                    return;
+                }
+            };
+            let now = self.clock.now();
+            let packet = &mut self.buf[..len];
+            let forward = match socket {
+                Socket::Rtp => self.bridge.handle_packet(leg, from, packet, now),
+                Socket::Rtcp => self.bridge.handle_rtcp(leg, from, packet, now),
+            };
+            if let Some(f) = forward {
+                let out = &self.sockets[leg_index(f.to_leg)][socket_index(f.socket)];
+                if !try_send(out, &self.buf[..f.len], f.to_addr) {
+                    self.send_failures += 1;
+                }
+            }
+            self.drain_audio(now);
+        }
+    }
+
+    fn drain_audio(&mut self, now: Timestamp) {
+        while let Some(frame) = self.bridge.poll_audio() {
+            if let Some(sink) = self.sink.as_mut() {
+                sink.push(&frame, now);
+            }
+        }
+    }
+
+    /// Sends the bridge's own packets that are due and passes on its events.
+    fn drain(&mut self) {
+        let now = self.clock.now();
+        while let Some(t) = self.bridge.poll_transmit(now) {
+            let out = &self.sockets[leg_index(t.to_leg)][socket_index(Socket::Rtp)];
+            if !try_send(out, &t.bytes, t.to_addr) {
+                self.send_failures += 1;
+            }
+        }
+        self.drain_audio(now);
+        while let Some(event) = self.bridge.poll_event() {
+            let event = RelayEvent {
+                call: self.call.clone(),
+                event,
+            };
+            // Media never waits for call control: a full channel loses the event.
+            if let Err(e) = self.events.try_send(event) {
+                self.events_dropped += 1;
+                tracing::warn!(call = self.call, %e, "media event dropped");
+            }
+        }
+    }
+}
+
+fn ok_or_log(r: io::Result<()>, leg: LegId, socket: Socket) -> Wake {
+    if let Err(e) = &r {
+        // `readable` only fails when the reactor is gone; the receive that follows will say so.
+        tracing::debug!(?leg, ?socket, %e, "socket readiness failed");
+    }
+    Wake::Readable(leg, socket)
+}
+
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Sends without waiting: a socket buffer full enough to block means the packet is late anyway.
+fn try_send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) -> bool {
+    match socket.try_send_to(bytes, to) {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::debug!(%to, %e, "media send failed");
+            false
+        }
+    }
+}

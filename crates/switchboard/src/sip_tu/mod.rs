@@ -1,0 +1,347 @@
+//! The SIP transaction user: one task that owns the registrar and the B2BUA (both sans-IO)
+//! and gives them what they cannot have themselves: the store (credentials, bindings, call
+//! records), the wall clock, the media relays and the driver's sockets.
+//!
+//! Events are handled one at a time, in order; nothing in here waits on the network, and the
+//! database is only awaited for credential lookups (cached) and binding changes (which must be
+//! durable before the phone hears 200). Call records go to a writer task in order.
+
+mod invite;
+pub(crate) mod media_plane;
+pub(crate) mod records;
+mod register;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_core::{CallId, Clock, TenantId, Timestamp, UserId};
+use switchboard_media::relay::RelayEvent;
+use switchboard_sip::auth::Authenticator;
+use switchboard_sip::b2bua::{B2bua, CallEvent, EndCause, ForkTarget, HangupBy, Output};
+use switchboard_sip::driver::{SipHandle, TuEvent};
+use switchboard_sip::message::{Method, Response, Transport};
+use switchboard_sip::registrar::Registrar;
+use switchboard_sip::transaction::TxKey;
+use switchboard_store::Store;
+use switchboard_store::calls::{self as call_store, Direction};
+use switchboard_store::sip::SipCredential;
+use tokio::sync::mpsc;
+
+use media_plane::RelayPlane;
+use records::RecordUpdate;
+
+/// What the call record needs beyond what the B2BUA reports.
+#[derive(Debug)]
+struct CallFacts {
+    tenant: TenantId,
+    direction: Direction,
+    queue: Option<String>,
+    agent: Option<UserId>,
+}
+
+/// The transaction user.
+pub(crate) struct SipTu {
+    pub registrar: Registrar,
+    pub b2bua: B2bua,
+    /// Proxy digest for INVITEs from phones (separate nonces and lockout from REGISTER).
+    pub call_auth: Authenticator,
+    pub media: RelayPlane,
+    pub media_events: mpsc::Receiver<RelayEvent>,
+    pub records: mpsc::UnboundedSender<RecordUpdate>,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub realm: String,
+    pub handle: SipHandle,
+    pub default_tenant: TenantId,
+    pub queues: BTreeMap<String, String>,
+    pub trunk: crate::config::TrunkConfig,
+    pub trunk_target: Option<ForkTarget>,
+    /// username → (when looked up, what the store said).
+    pub credentials: HashMap<String, (Timestamp, Option<SipCredential>)>,
+    /// AOR → tenant, for persisting bindings.
+    pub tenants: HashMap<String, TenantId>,
+    facts: HashMap<CallId, CallFacts>,
+    metrics: crate::metrics::CallMetrics,
+}
+
+/// Everything [`SipTu::new`] needs.
+pub(crate) struct SipTuParts {
+    pub registrar: Registrar,
+    pub b2bua: B2bua,
+    pub call_auth: Authenticator,
+    pub media: RelayPlane,
+    pub media_events: mpsc::Receiver<RelayEvent>,
+    pub records: mpsc::UnboundedSender<RecordUpdate>,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub realm: String,
+    pub handle: SipHandle,
+    pub default_tenant: TenantId,
+    pub calls: crate::config::CallsConfig,
+    pub trunk: crate::config::TrunkConfig,
+    pub tenants: HashMap<String, TenantId>,
+    pub metrics: crate::metrics::CallMetrics,
+}
+
+impl SipTu {
+    pub fn new(p: SipTuParts) -> SipTu {
+        SipTu {
+            trunk_target: invite::trunk_target(&p.trunk),
+            registrar: p.registrar,
+            b2bua: p.b2bua,
+            call_auth: p.call_auth,
+            media: p.media,
+            media_events: p.media_events,
+            records: p.records,
+            store: p.store,
+            clock: p.clock,
+            realm: p.realm,
+            handle: p.handle,
+            default_tenant: p.default_tenant,
+            queues: p.calls.queues,
+            trunk: p.trunk,
+            credentials: HashMap::new(),
+            tenants: p.tenants,
+            facts: HashMap::new(),
+            metrics: p.metrics,
+        }
+    }
+
+    pub async fn run(mut self, mut events: mpsc::Receiver<TuEvent>) {
+        loop {
+            let now = self.clock.now();
+            let wake = [self.registrar.poll_timeout(), self.b2bua.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min()
+                .map(|at| at.since(now));
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => self.on_event(event).await,
+                    None => break,
+                },
+                Some(e) = self.media_events.recv() => self.on_media_event(e).await,
+                () = sleep_for(wake) => {
+                    let now = self.clock.now();
+                    self.registrar.handle_timeout(now);
+                    self.persist_bindings(None).await;
+                    self.b2bua.handle_timeout(&mut self.media, now);
+                    self.flush().await;
+                }
+            }
+        }
+        self.hang_up_all("server-shutdown").await;
+    }
+
+    async fn on_event(&mut self, event: TuEvent) {
+        let now = self.clock.now();
+        match event {
+            TuEvent::Request { key, request, from } => {
+                if request.method == Method::Register {
+                    self.on_register(key, request, from).await;
+                } else if B2bua::is_initial_invite(&request) {
+                    self.on_invite(key, request, from).await;
+                } else {
+                    self.b2bua
+                        .handle_request(key, request, &mut self.media, now);
+                }
+            }
+            TuEvent::Ack { request, .. } => self.b2bua.handle_ack(&request),
+            TuEvent::Response { key, response } => {
+                self.b2bua
+                    .handle_response(key, response, &mut self.media, now);
+            }
+            TuEvent::StrayResponse { response, .. } => {
+                self.b2bua.handle_stray_response(&response);
+            }
+            TuEvent::Timeout { key } | TuEvent::TransportError { key } => {
+                self.b2bua
+                    .handle_transaction_timeout(&key, &mut self.media, now);
+            }
+            TuEvent::Terminated { key } => self.b2bua.handle_transaction_terminated(&key),
+            TuEvent::Send { .. } => {}
+        }
+        self.flush().await;
+    }
+
+    async fn on_media_event(&mut self, e: RelayEvent) {
+        use switchboard_media::bridge::MediaEvent;
+        match e.event {
+            MediaEvent::MediaTimeout { leg, cause } => {
+                tracing::info!(call = %e.call, ?leg, %cause, "media timeout: ending the call");
+                let now = self.clock.now();
+                self.b2bua.hangup(
+                    &CallId::from(e.call),
+                    EndCause::MediaTimeout(cause.as_str()),
+                    &mut self.media,
+                    now,
+                );
+                self.flush().await;
+            }
+            MediaEvent::Dtmf { leg, event } => {
+                self.metrics.dtmf_events.inc();
+                tracing::debug!(call = %e.call, ?leg, ?event, "DTMF");
+            }
+            other => tracing::debug!(call = %e.call, event = ?other, "media"),
+        }
+    }
+
+    /// Ends every call (shutdown): BYE/CANCEL go out, records are closed.
+    async fn hang_up_all(&mut self, cause: &'static str) {
+        let now = self.clock.now();
+        for id in self.b2bua.call_ids() {
+            self.b2bua
+                .hangup(&id, EndCause::System(cause), &mut self.media, now);
+        }
+        self.flush().await;
+    }
+
+    /// Carries out what the B2BUA asked for.
+    pub(super) async fn flush(&mut self) {
+        while let Some(out) = self.b2bua.poll_output() {
+            match out {
+                Output::Respond { key, response } => self.respond(key, response).await,
+                Output::Request { request, to } => {
+                    if let Err(e) = self.handle.send_request(request, to).await {
+                        tracing::warn!(error = %e, to = %to.addr, "sending a SIP request failed");
+                    }
+                }
+                Output::Stateless { message, to } => {
+                    let _ = self.handle.send_stateless(message, to).await;
+                }
+                Output::Event(e) => self.on_call_event(e),
+            }
+        }
+        for update in self.media.take_records() {
+            self.record(update);
+        }
+    }
+
+    fn on_call_event(&mut self, e: CallEvent) {
+        match e {
+            CallEvent::Started {
+                call,
+                caller,
+                callee,
+                label,
+                sip_call_id,
+                at,
+            } => {
+                let Some(f) = self.facts.get(&call) else {
+                    return;
+                };
+                self.metrics.active.inc();
+                tracing::info!(
+                    %call,
+                    caller = %switchboard_core::Masked::phone(&caller),
+                    callee = %switchboard_core::Masked::phone(&callee),
+                    target = %label,
+                    "call started"
+                );
+                self.record(RecordUpdate::CallStarted {
+                    id: call,
+                    tenant: f.tenant.clone(),
+                    direction: f.direction,
+                    caller,
+                    callee,
+                    target: label,
+                    queue: f.queue.clone(),
+                    agent: f.agent.clone(),
+                    sip_call_id,
+                    at,
+                });
+            }
+            CallEvent::Ringing { call, at } => self.record(RecordUpdate::Ringing { id: call, at }),
+            CallEvent::Answered {
+                call,
+                sip_call_id,
+                at,
+                ..
+            } => {
+                let agent = self.facts.get(&call).and_then(|f| f.agent.clone());
+                self.record(RecordUpdate::Answered {
+                    id: call,
+                    sip_call_id,
+                    agent,
+                    at,
+                });
+            }
+            CallEvent::MediaDirection { call, from, .. } => {
+                tracing::debug!(%call, from = from.as_str(), "re-INVITE relayed");
+            }
+            CallEvent::Ended {
+                call,
+                cause,
+                status,
+                by,
+                at,
+            } => {
+                tracing::info!(%call, cause = %cause, ?status, by = by.as_str(), "call ended");
+                if self.facts.remove(&call).is_some() {
+                    self.metrics.active.dec();
+                }
+                self.metrics
+                    .ended
+                    .get_or_create(&crate::metrics::CauseLabels {
+                        cause: cause.as_str().to_owned(),
+                    })
+                    .inc();
+                self.record(RecordUpdate::Ended {
+                    id: call,
+                    cause: cause.as_str().to_owned(),
+                    status,
+                    by: match by {
+                        HangupBy::Caller => call_store::HangupBy::Caller,
+                        HangupBy::Callee => call_store::HangupBy::Callee,
+                        HangupBy::System => call_store::HangupBy::System,
+                    },
+                    at,
+                });
+            }
+        }
+    }
+
+    pub(super) async fn respond(&self, key: TxKey, response: Response) {
+        if self.handle.respond(key, response).await.is_err() {
+            tracing::debug!("SIP driver stopped before the answer");
+        }
+    }
+}
+
+/// `udp:127.0.0.1:5070` ↔ (transport, address).
+pub(crate) fn source_text(transport: Transport, addr: SocketAddr) -> String {
+    format!("{}:{addr}", transport.to_string().to_ascii_lowercase())
+}
+
+pub(crate) fn parse_source(s: &str) -> Option<(Transport, SocketAddr)> {
+    let (t, addr) = s.split_once(':')?;
+    let transport = match t {
+        "udp" => Transport::Udp,
+        "tcp" => Transport::Tcp,
+        "tls" => Transport::Tls,
+        "ws" => Transport::Ws,
+        "wss" => Transport::Wss,
+        _ => return None,
+    };
+    Some((transport, addr.parse().ok()?))
+}
+
+/// The host for our Via/Contact: the configured one, else the UDP listen address.
+pub(crate) fn advertised_host(config: &crate::config::Config) -> String {
+    if config.sip.advertised_host.is_empty() {
+        let ip: IpAddr = config.sip.udp_listen.ip();
+        ip.to_string()
+    } else {
+        config.sip.advertised_host.clone()
+    }
+}
+
+async fn sleep_for(d: Option<Duration>) {
+    match d {
+        // At least a millisecond, so an already-due deadline cannot spin the loop.
+        Some(d) => tokio::time::sleep(d.max(Duration::from_millis(1))).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,83 @@
+# Shared by the SIP e2e suites: a server in a temporary working directory on free ports, and
+# SIPp runs against it. Source after setting nothing; the caller sets DOMAIN and PASSWORD.
+# Needs: ROOT, and tests/lib/common.sh sourced.
+
+ensure_apt sipp sip-tester curl curl python3 python3 tcpdump tcpdump
+cargo build -q -p switchboard
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/switchboard"
+SCEN="$ROOT/tests/e2e/sipp"
+RTP_TOOLS="$ROOT/tests/e2e/lib/rtp_tools.py"
+
+WORK=$(mktemp -d)
+SERVER_PID=
+CLEANUP_EXTRA=${CLEANUP_EXTRA:-}
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  jobs -p | xargs -r kill 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*"
+  echo "--- server log (last 40 lines)"; tail -40 "$WORK/serve.log" 2>/dev/null || true
+  echo "--- SIPp errors"; cat "$WORK"/sipp-*.err 2>/dev/null | tail -40 || true
+  exit 1
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+HTTP_PORT=$(free_port)
+SIP_PORT=$(free_port)
+cd "$WORK"
+export SWITCHBOARD_HTTP__LISTEN="127.0.0.1:$HTTP_PORT"
+export SWITCHBOARD_SIP__UDP_LISTEN="127.0.0.1:$SIP_PORT"
+export SWITCHBOARD_SIP__TCP_LISTEN="127.0.0.1:$SIP_PORT"
+export SWITCHBOARD_SIP__DOMAIN="$DOMAIN"
+# SIPp 3.6 answers only the first challenge and knows MD5 only (see sip.digest_algorithms).
+export SWITCHBOARD_SIP__DIGEST_ALGORITHMS='["MD5"]'
+unset RUST_LOG
+
+start_server() {
+  "$BIN" serve >>"$WORK/serve.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 300); do
+    curl -fs "127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || fail "server exited at start"
+    sleep 0.2
+  done
+  fail "server did not start"
+}
+
+stop_server() {
+  kill -TERM "$SERVER_PID"
+  wait "$SERVER_PID" || fail "server did not exit cleanly"
+  SERVER_PID=
+}
+
+# sipp_run NAME SCENARIO [SIPp args...]: one call of the scenario; non-zero if it failed.
+# LPORT pins SIPp's local port (the phone's contact), else a free one is picked.
+sipp_run() {
+  local name=$1 scenario=$2; shift 2
+  case "$scenario" in /*) ;; *) scenario="$SCEN/$scenario" ;; esac
+  local domain=()
+  grep -q '\$domain' "$scenario" && domain=(-set domain "$DOMAIN")
+  timeout 60 sipp -sf "$scenario" -m 1 -timeout 30s -nostdin \
+    -i 127.0.0.1 -p "${LPORT:-$(free_port)}" "${domain[@]}" \
+    -trace_err -error_file "$WORK/sipp-$name.err" "$@" "127.0.0.1:$SIP_PORT" \
+    >"$WORK/sipp-$name.out" 2>&1
+}
+
+# expect_scenario CODE: a caller scenario that must end with final response CODE.
+expect_scenario() {
+  sed "s/@CODE@/$1/g" "$SCEN/uac_expect.xml.in" >"$WORK/uac_expect_$1.xml"
+  echo "$WORK/uac_expect_$1.xml"
+}
+
+token() {
+  curl -fs -X POST "127.0.0.1:$HTTP_PORT/api/v1/auth/login" -H 'Content-Type: application/json' \
+    -d "{\"username\":\"boss\",\"password\":\"$PASSWORD\"}" |
+    python3 -c 'import sys, json; print(json.load(sys.stdin)["token"])'
+}

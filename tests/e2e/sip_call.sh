@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# SIPp calls through the B2BUA (issue 5, acceptance 2 and 3):
+# - a caller (SIPp UAC, a trusted trunk address) calls extension 1001 (SIPp UAS registered with
+#   digest auth); each side plays its own tone (caller 440 Hz, agent 1000 Hz) from a pcap.
+#   Checked: the call completes; tcpdump shows each party receiving the OTHER party's tone from
+#   our relay; the CDR says answered/normal-clearing; the recording is a stereo WAV whose left
+#   channel carries the caller's tone and the right channel the agent's.
+# - CANCEL before answer (487), busy (486), no answer (480 at the ring timeout), BYE from the
+#   callee, and an unknown number (404): right codes, a CDR with the cause, RTP ports freed.
+# - Hold/resume by re-INVITE (sendonly → recvonly, then sendrecv) relayed to the other leg, and
+#   an RFC 4733 key press from the caller reaching the agent and decoded by the server
+#   (acceptance 4).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+source tests/lib/common.sh
+
+DOMAIN=e2e.switchboard.test
+PASSWORD="right-horse-7"
+source tests/e2e/lib/sip_server.sh
+ensure_apt sqlite3 sqlite3
+
+RTP_MIN=$(( ( $(free_port) % 2000 ) * 2 + 30000 ))
+export SWITCHBOARD_RTP__PORT_MIN=$RTP_MIN
+export SWITCHBOARD_RTP__PORT_MAX=$(( RTP_MIN + 99 ))
+export SWITCHBOARD_TRUNK__INBOUND_FROM='["127.0.0.1"]'
+export SWITCHBOARD_CALLS__RING_TIMEOUT_SECS=3
+
+PHONE_PORT=$(free_port)
+python3 "$RTP_TOOLS" tone-pcap 440 3 "$WORK/caller.pcap"
+python3 "$RTP_TOOLS" tone-pcap 1000 3 "$WORK/agent.pcap"
+
+echo "$PASSWORD" | "$BIN" user add alice --role agent --extension 1001 --password-stdin >/dev/null
+echo "$PASSWORD" | "$BIN" user add boss --role supervisor --password-stdin >/dev/null
+start_server
+
+echo "== the agent's phone registers as 1001"
+LPORT=$PHONE_PORT sipp_run register register.xml -s 1001 -au 1001 -ap "$PASSWORD" -set expires 300 ||
+  fail "REGISTER 1001 failed"
+
+# cdr CALL-NUMBER: "state end_cause sip_status hangup_by" of the newest call to that number.
+cdr() {
+  sqlite3 "$WORK/var/switchboard.db" \
+    "SELECT state, end_cause, IFNULL(sip_status, '-'), hangup_by, IFNULL(recording_id, '-')
+       FROM calls WHERE callee = '$1' ORDER BY started_at DESC LIMIT 1" | tr '|' ' '
+}
+wait_cdr() { # wait_cdr NUMBER WANT-PREFIX: the CDR writer is asynchronous
+  for _ in $(seq 1 50); do
+    case "$(cdr "$1")" in "$2"*) return 0 ;; esac
+    sleep 0.1
+  done
+  fail "CDR for $1: got [$(cdr "$1")], want [$2...]"
+}
+ports_in_use() {
+  curl -fs "127.0.0.1:$HTTP_PORT/metrics" | awk '/^switchboard_rtp_port_pairs_in_use /{print $2}'
+}
+wait_ports_free() {
+  for _ in $(seq 1 50); do
+    [ "$(ports_in_use)" = "0" ] && return 0
+    sleep 0.1
+  done
+  fail "RTP ports still in use after $1: $(ports_in_use)"
+}
+
+# uas SCENARIO NAME [args]: the agent's phone in the background, on its registered port.
+uas() {
+  local scenario=$1 name=$2; shift 2
+  LPORT=$PHONE_PORT sipp_run "$name" "$scenario" "$@" &
+  UAS_PID=$!
+  sleep 0.5
+}
+
+echo "== a call: caller ↔ agent with audio both ways, recorded"
+CALLER_MEDIA=$(free_port); AGENT_MEDIA=$(free_port)
+tcpdump -i lo -n -s 300 -w "$WORK/rtp.pcap" "udp and (dst port $CALLER_MEDIA or dst port $AGENT_MEDIA)" \
+  >"$WORK/tcpdump.log" 2>&1 &
+TCPDUMP_PID=$!
+sleep 1
+uas uas_answer.xml answer -mp "$AGENT_MEDIA" 
+sipp_run call uac_call.xml -s 1001 -d 3500 -mp "$CALLER_MEDIA"  ||
+  fail "the call did not complete (SIPp UAC)"
+wait "$UAS_PID" || fail "the agent's phone did not see the call through"
+sleep 0.5
+kill -INT "$TCPDUMP_PID"; wait "$TCPDUMP_PID" || true
+read -r caller_pkts caller_heard <<<"$(python3 "$RTP_TOOLS" pcap-tone "$WORK/rtp.pcap" "$CALLER_MEDIA")"
+read -r agent_pkts agent_heard <<<"$(python3 "$RTP_TOOLS" pcap-tone "$WORK/rtp.pcap" "$AGENT_MEDIA")"
+echo "   caller received $caller_pkts packets (tone $caller_heard Hz), agent $agent_pkts ($agent_heard Hz)"
+[ "$caller_pkts" -ge 100 ] && [ "$caller_heard" = 1000 ] || fail "the caller did not hear the agent"
+[ "$agent_pkts" -ge 100 ] && [ "$agent_heard" = 440 ] || fail "the agent did not hear the caller"
+wait_cdr 1001 "ended normal-clearing - caller"
+read -r _ _ _ _ recording_id <<<"$(cdr 1001)"
+[ "$recording_id" != "-" ] || fail "the call has no recording row"
+for _ in $(seq 1 50); do
+  state=$(sqlite3 "$WORK/var/switchboard.db" "SELECT state FROM recordings WHERE id = '$recording_id'")
+  [ "$state" = complete ] && break
+  sleep 0.1
+done
+[ "$state" = complete ] || fail "recording row state is [$state], want complete"
+wav="$WORK/recordings/$(sqlite3 "$WORK/var/switchboard.db" "SELECT path FROM recordings WHERE id = '$recording_id'")"
+mapfile -t channels < <(python3 "$RTP_TOOLS" wav-check "$wav")
+echo "   recording $(basename "$wav"): left ${channels[0]}, right ${channels[1]} (rms Hz)"
+read -r left_rms left_hz <<<"${channels[0]}"
+read -r right_rms right_hz <<<"${channels[1]}"
+[ "$left_rms" -gt 500 ] && [ "$left_hz" = 440 ] || fail "left channel is not the caller: ${channels[0]}"
+[ "$right_rms" -gt 500 ] && [ "$right_hz" = 1000 ] || fail "right channel is not the agent: ${channels[1]}"
+sha=$(sqlite3 "$WORK/var/switchboard.db" "SELECT sha256 FROM recordings WHERE id = '$recording_id'")
+[ "$sha" = "$(sha256sum "$wav" | cut -d' ' -f1)" ] || fail "recording SHA-256 in the store does not match the file"
+wait_ports_free "the call"
+
+echo "== CANCEL before answer: 487 to the caller, CANCEL to the phone"
+uas uas_ring.xml ring
+sipp_run cancel uac_cancel.xml -s 1001 || fail "CANCEL scenario failed"
+wait "$UAS_PID" || fail "the phone did not get the CANCEL"
+wait_cdr 1001 "ended caller-cancel 487 caller"
+wait_ports_free "CANCEL"
+
+echo "== busy: 486 passed to the caller"
+uas uas_busy.xml busy
+sipp_run busy "$(expect_scenario 486)" -s 1001 || fail "busy did not give 486"
+wait "$UAS_PID" || fail "the phone's busy scenario failed"
+wait_cdr 1001 "ended busy 486 callee"
+wait_ports_free "busy"
+
+echo "== no answer: 480 after calls.ring_timeout_secs, the phone is cancelled"
+uas uas_ring.xml noanswer
+sipp_run noanswer "$(expect_scenario 480)" -s 1001 || fail "no answer did not give 480"
+wait "$UAS_PID" || fail "the ringing phone was not cancelled"
+wait_cdr 1001 "ended no-answer 480 system"
+wait_ports_free "no answer"
+
+echo "== the agent hangs up: BYE reaches the caller"
+uas uas_bye.xml agent-bye
+sipp_run agent-bye uac_wait_bye.xml -s 1001 || fail "the caller did not get the agent's BYE"
+wait "$UAS_PID" || fail "the agent's BYE was not answered"
+wait_cdr 1001 "ended normal-clearing - callee"
+wait_ports_free "the agent's BYE"
+
+echo "== hold and resume by re-INVITE, RFC 4733 DTMF through the bridge"
+cp /usr/share/sip-tester/dtmf_2833_1.pcap "$WORK/dtmf.pcap"
+dtmf_before=$(curl -fs "127.0.0.1:$HTTP_PORT/metrics" | awk '/^switchboard_dtmf_events_total /{print $2}')
+AGENT_MEDIA=$(free_port)
+tcpdump -i lo -n -s 300 -w "$WORK/dtmf-rtp.pcap" "udp and dst port $AGENT_MEDIA" >"$WORK/tcpdump2.log" 2>&1 &
+TCPDUMP_PID=$!
+sleep 1
+uas uas_hold.xml hold -mp "$AGENT_MEDIA"
+sipp_run hold uac_hold.xml -s 1001 -mp "$(free_port)" ||
+  fail "hold/resume: the caller did not get recvonly then sendrecv answers"
+wait "$UAS_PID" || fail "hold/resume: the agent's phone did not get sendonly then sendrecv offers"
+sleep 0.5
+kill -INT "$TCPDUMP_PID"; wait "$TCPDUMP_PID" || true
+dtmf_to_agent=$(python3 - "$WORK/dtmf-rtp.pcap" "$AGENT_MEDIA" "$RTP_TOOLS" <<'PY'
+import sys, importlib.util
+spec = importlib.util.spec_from_file_location("rtp_tools", sys.argv[3])
+tools = importlib.util.module_from_spec(spec); spec.loader.exec_module(tools)
+events = [p[12] for dst, p in tools.read_pcap(sys.argv[1]) if dst == int(sys.argv[2]) and len(p) >= 16 and p[1] & 0x7F == 101]
+print(len(events), sorted(set(events)))
+PY
+)
+echo "   telephone-event packets reaching the agent, events: $dtmf_to_agent"
+case "$dtmf_to_agent" in "0 "*) fail "no RFC 4733 packets reached the agent" ;; *" [1]") ;; *) fail "wrong DTMF events reached the agent: $dtmf_to_agent" ;; esac
+dtmf_after=$(curl -fs "127.0.0.1:$HTTP_PORT/metrics" | awk '/^switchboard_dtmf_events_total /{print $2}')
+[ "${dtmf_after:-0}" -gt "${dtmf_before:-0}" ] || fail "the server did not decode the key press"
+wait_cdr 1001 "ended normal-clearing - caller"
+wait_ports_free "hold/resume"
+
+echo "== unknown number: 404"
+sipp_run unknown "$(expect_scenario 404)" -s 7777 || fail "unknown number did not give 404"
+wait_cdr 7777 "ended not-found 404 system"
+
+stop_server
+echo "sip_call: all checks passed"
