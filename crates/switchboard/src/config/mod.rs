@@ -194,6 +194,14 @@ impl Config {
                 );
             }
         }
+        for (number, addr) in &self.calls.static_routes {
+            if addr.parse::<std::net::SocketAddr>().is_err() {
+                return err(
+                    &format!("calls.static_routes.{number}"),
+                    format!("'{addr}' is not an IP:port"),
+                );
+            }
+        }
         if self.calls.max_calls == 0 {
             return err("calls.max_calls", "must be at least 1".into());
         }

@@ -110,6 +110,9 @@ pub struct CallsConfig {
     pub record: bool,
     /// Numbers answered by a queue: number → queue name.
     pub queues: BTreeMap<String, String>,
+    /// Numbers sent to a fixed SIP address over UDP, without registration: number →
+    /// "ip:port" (a door phone, a legacy PBX, a test peer).
+    pub static_routes: BTreeMap<String, String>,
 }
 
 impl Default for CallsConfig {
@@ -119,6 +122,7 @@ impl Default for CallsConfig {
             max_calls: 5000,
             record: true,
             queues: BTreeMap::new(),
+            static_routes: BTreeMap::new(),
         }
     }
 }

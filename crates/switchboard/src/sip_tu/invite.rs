@@ -151,6 +151,27 @@ impl SipTu {
             r.queue = Some(queue);
             return Ok(r);
         }
+        if let Some(addr) = self.static_routes.get(dialled).copied() {
+            return Ok(Route {
+                target: Target::Fork {
+                    label: format!("static:{dialled}"),
+                    targets: vec![ForkTarget {
+                        uri: Uri::sip(Some(dialled), &addr.ip().to_string(), Some(addr.port())),
+                        peer: Peer {
+                            transport: Transport::Udp,
+                            addr,
+                        },
+                        credentials: None,
+                        caller_id: None,
+                    }],
+                    ring_timeout: None,
+                },
+                tenant: None,
+                agent: None,
+                queue: None,
+                to_trunk: false,
+            });
+        }
         let now = self.clock.now();
         if !dialled.is_empty()
             && let Some(callee) = self.credential(dialled, now).await?

@@ -56,6 +56,8 @@ pub(crate) struct SipTu {
     pub handle: SipHandle,
     pub default_tenant: TenantId,
     pub queues: BTreeMap<String, String>,
+    /// Number → fixed UDP address (`calls.static_routes`, validated at start).
+    pub static_routes: HashMap<String, SocketAddr>,
     pub trunk: crate::config::TrunkConfig,
     pub trunk_target: Option<ForkTarget>,
     /// username → (when looked up, what the store said).
@@ -100,6 +102,12 @@ impl SipTu {
             realm: p.realm,
             handle: p.handle,
             default_tenant: p.default_tenant,
+            static_routes: p
+                .calls
+                .static_routes
+                .iter()
+                .filter_map(|(n, a)| Some((n.clone(), a.parse().ok()?)))
+                .collect(),
             queues: p.calls.queues,
             trunk: p.trunk,
             credentials: HashMap::new(),
