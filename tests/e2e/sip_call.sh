@@ -10,6 +10,7 @@
 # - Hold/resume by re-INVITE (sendonly → recvonly, then sendrecv) relayed to the other leg, and
 #   an RFC 4733 key press from the caller reaching the agent and decoded by the server
 #   (acceptance 4).
+# - Blind transfer (REFER) from the agent to another extension.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -31,6 +32,7 @@ python3 "$RTP_TOOLS" tone-pcap 440 3 "$WORK/caller.pcap"
 python3 "$RTP_TOOLS" tone-pcap 1000 3 "$WORK/agent.pcap"
 
 echo "$PASSWORD" | "$BIN" user add alice --role agent --extension 1001 --password-stdin >/dev/null
+echo "$PASSWORD" | "$BIN" user add bob --role agent --extension 1002 --password-stdin >/dev/null
 echo "$PASSWORD" | "$BIN" user add boss --role supervisor --password-stdin >/dev/null
 start_server
 
@@ -162,6 +164,20 @@ dtmf_after=$(curl -fs "127.0.0.1:$HTTP_PORT/metrics" | awk '/^switchboard_dtmf_e
 [ "${dtmf_after:-0}" -gt "${dtmf_before:-0}" ] || fail "the server did not decode the key press"
 wait_cdr 1001 "ended normal-clearing - caller"
 wait_ports_free "hold/resume"
+
+echo "== blind transfer: the agent REFERs the caller to 1002, who answers; the caller hangs up"
+PHONE_1002_PORT=$(free_port)
+LPORT=$PHONE_1002_PORT sipp_run register-1002 register.xml -s 1002 -au 1002 -ap "$PASSWORD" -set expires 300 ||
+  fail "REGISTER 1002 failed"
+LPORT=$PHONE_1002_PORT sipp_run transfer-target uas_answer.xml -mp "$(free_port)" &
+TARGET_PID=$!
+uas uas_refer.xml refer -mp "$(free_port)"
+sipp_run transferred uac_call.xml -s 1001 -d 4000 -mp "$(free_port)" ||
+  fail "the transferred caller's call did not complete"
+wait "$UAS_PID" || fail "the transferring phone did not get 202, NOTIFY and BYE"
+wait "$TARGET_PID" || fail "the transfer target did not get the call and the caller's BYE"
+wait_cdr 1001 "ended normal-clearing - caller"
+wait_ports_free "the transfer"
 
 echo "== unknown number: 404"
 sipp_run unknown "$(expect_scenario 404)" -s 7777 || fail "unknown number did not give 404"

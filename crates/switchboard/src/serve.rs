@@ -85,7 +85,9 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let metrics = Metrics::new();
     metrics.up_since_seconds.set(clock.now().as_millis() / 1000);
     let api = ApiState::new(store.clone(), clock.clone(), api_settings(&config));
-    let api = api.with_ticket_policy(ticket_policy(&config));
+    let api = api
+        .with_ticket_policy(ticket_policy(&config))
+        .with_recordings_root(config.storage.recordings_dir.clone());
     // Ticket clock sweep and webhook delivery run beside HTTP and stop before the store closes.
     let (background_stop, background_rx) = tokio::sync::watch::channel(false);
     let background = [

@@ -5,16 +5,19 @@
 
 mod api_keys;
 mod auth;
+mod calls;
 mod customer_types;
 pub mod customers;
 mod error;
 mod json;
 pub mod openapi;
+mod recordings;
 mod registrations;
 mod tickets;
 pub mod users;
 mod webhooks;
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -58,6 +61,9 @@ pub struct ApiState {
     pub(crate) login_throttle: Arc<Mutex<FailureThrottle<String>>>,
     /// The ticket clock's figures (config `[tickets]`).
     pub tickets: Arc<crate::tickets::TicketPolicy>,
+    /// Where recording rows' relative paths point; `None` until configured, and then the
+    /// audio and peaks routes answer 503.
+    pub recordings_root: Option<Arc<PathBuf>>,
 }
 
 impl ApiState {
@@ -69,12 +75,20 @@ impl ApiState {
             settings: Arc::new(settings),
             login_throttle,
             tickets: Arc::default(),
+            recordings_root: None,
         }
     }
 
     /// Sets the ticket clock's figures (default: the service rules').
     pub fn with_ticket_policy(mut self, policy: crate::tickets::TicketPolicy) -> Self {
         self.tickets = Arc::new(policy);
+        self
+    }
+
+    /// Sets the directory recordings are stored under (config `storage`), which the audio and
+    /// peaks routes read from.
+    pub fn with_recordings_root(mut self, root: PathBuf) -> Self {
+        self.recordings_root = Some(Arc::new(root));
         self
     }
 }
@@ -122,6 +136,12 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/notes", post(customers::add_note_by_phone))
         .route("/registrations", get(registrations::list))
+        .route("/calls", get(calls::list))
+        .route("/calls/{id}", get(calls::get_one))
+        .route("/recordings", get(calls::list_recordings))
+        .route("/recordings/{id}", get(calls::get_recording))
+        .route("/recordings/{id}/audio", get(recordings::audio))
+        .route("/recordings/{id}/peaks", get(recordings::peaks))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/docs", get(openapi::docs_page))
         .fallback(error::not_found)

@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{Content, Ref, ResponseBuilder, Server};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{api_keys, auth, customer_types, customers, users};
+use super::{api_keys, auth, calls, customer_types, customers, recordings, users};
 
 /// Every error the API returns: `{"error": {"code", "message", "field"?}}`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -64,6 +64,12 @@ pub enum RoleDoc {
         customers::list_notes,
         customers::add_note,
         customers::add_note_by_phone,
+        calls::list,
+        calls::get_one,
+        calls::list_recordings,
+        calls::get_recording,
+        recordings::audio,
+        recordings::peaks,
     ),
     components(schemas(ErrorBody, ErrorDetail, RoleDoc, customer_types::CategoryDoc)),
     modifiers(&Conventions),
@@ -71,6 +77,8 @@ pub enum RoleDoc {
         (name = "auth", description = "Login, logout, API keys"),
         (name = "users", description = "Accounts and the audit log"),
         (name = "customers", description = "The customer file, notes and the screen pop"),
+        (name = "calls", description = "Call detail records"),
+        (name = "recordings", description = "Call recordings: metadata, audio with Range, waveform peaks"),
     )
 )]
 struct ApiDoc;

@@ -16,6 +16,8 @@ pub(super) enum Phase {
     Ringing,
     /// A callee answered; we sent 200 to the caller.
     Answered,
+    /// The callee transferred the caller (REFER); the new target is ringing.
+    Transferring,
 }
 
 /// One forked INVITE towards the callee side.

@@ -194,8 +194,10 @@ impl B2bua {
         };
         let callee_call_id = call::new_call_id(&self.config);
         let callee_from_tag = new_tag();
+        // A copy, so the fork loop below can borrow `self` mutably.
+        let config = self.config.clone();
         let params = CalleeInvite {
-            config: &self.config,
+            config: &config,
             call_id: &callee_call_id,
             from_tag: &callee_from_tag,
             caller_user: &caller_user,
@@ -205,26 +207,7 @@ impl B2bua {
             cseq: 1,
             sdp: &offer,
         };
-        let mut branches = Vec::with_capacity(targets.len());
-        for target in targets {
-            let request = call::callee_invite(&params, &target);
-            let Ok(bkey) = TxKey::for_outgoing_request(&request) else {
-                continue;
-            };
-            self.by_client
-                .insert(bkey.clone(), (id.clone(), Purpose::Branch(branches.len())));
-            self.out.push_back(Output::Request {
-                request: request.clone(),
-                to: target.peer,
-            });
-            branches.push(Branch {
-                target,
-                invite: request,
-                key: bkey,
-                state: BranchState::Calling,
-                authenticated: false,
-            });
-        }
+        let branches = self.send_forks(&id, &params, targets);
         let deadline = now + ring_timeout;
         self.ring_deadlines.push(Reverse((deadline, id.clone())));
         self.by_server_invite.insert(key.clone(), id.clone());
@@ -245,6 +228,182 @@ impl B2bua {
                 pending_reinvite: None,
             },
         );
+    }
+
+    /// INVITEs to every target at once; their keys map to `Purpose::Branch(i)`.
+    fn send_forks(
+        &mut self,
+        id: &CallId,
+        params: &CalleeInvite<'_>,
+        targets: Vec<ForkTarget>,
+    ) -> Vec<Branch> {
+        let mut branches = Vec::with_capacity(targets.len());
+        for target in targets {
+            let request = call::callee_invite(params, &target);
+            let Ok(bkey) = TxKey::for_outgoing_request(&request) else {
+                continue;
+            };
+            self.by_client
+                .insert(bkey.clone(), (id.clone(), Purpose::Branch(branches.len())));
+            self.out.push_back(Output::Request {
+                request: request.clone(),
+                to: target.peer,
+            });
+            branches.push(Branch {
+                target,
+                invite: request,
+                key: bkey,
+                state: BranchState::Calling,
+                authenticated: false,
+            });
+        }
+        branches
+    }
+
+    /// Hands the caller over to `target` after the callee's REFER (blind transfer): the old
+    /// callee gets NOTIFY (sipfrag 200) and BYE, the new target is rung with a fresh offer on
+    /// leg B. If nobody there answers, the caller is hung up on (`transfer-failed`).
+    pub fn transfer(
+        &mut self,
+        id: &CallId,
+        target: Target,
+        media: &mut dyn MediaPlane,
+        now: Timestamp,
+    ) {
+        let Some(call) = self.calls.get_mut(id) else {
+            return;
+        };
+        if call.phase != Phase::Answered {
+            return;
+        }
+        let old = call.callee.take();
+        let old_peer = old.as_ref().map(|(n, _)| call.branches[*n].target.peer);
+        for b in &call.branches {
+            if let Some((_, purpose)) = self.by_client.get_mut(&b.key) {
+                *purpose = Purpose::Ignore;
+            }
+        }
+        let caller = call.caller_invite.headers.from().ok();
+        let caller_user = caller
+            .as_ref()
+            .map(|f| call::user_of(&f.uri))
+            .unwrap_or_default();
+        let caller_display = caller.and_then(|f| f.display);
+        let max_forwards = call
+            .caller_invite
+            .headers
+            .max_forwards()
+            .ok()
+            .flatten()
+            .unwrap_or(70);
+        if let (Some((_, mut dialog)), Some(peer)) = (old, old_peer) {
+            self.by_dialog.remove(dialog.id());
+            let mut notify = dialog.request(Method::Notify);
+            notify.headers.push("Event", "refer");
+            notify
+                .headers
+                .push("Subscription-State", "terminated;reason=noresource");
+            notify
+                .headers
+                .push("Content-Type", "message/sipfrag;version=2.0");
+            notify.body = b"SIP/2.0 200 OK\r\n".to_vec();
+            self.send(id, Purpose::Ignore, notify, peer);
+            let bye = dialog.bye();
+            self.send(id, Purpose::Ignore, bye, peer);
+        }
+        let (targets, ring_timeout) = match target {
+            Target::Fork {
+                targets,
+                ring_timeout,
+                ..
+            } if !targets.is_empty() => (targets, ring_timeout.unwrap_or(self.config.ring_timeout)),
+            _ => {
+                self.hang_up(
+                    id,
+                    EndCause::TransferFailed,
+                    HangupBy::System,
+                    None,
+                    media,
+                    now,
+                );
+                return;
+            }
+        };
+        let offer = match media.retarget(id) {
+            Ok(o) => o,
+            Err(_) => {
+                self.hang_up(
+                    id,
+                    EndCause::TransferFailed,
+                    HangupBy::System,
+                    None,
+                    media,
+                    now,
+                );
+                return;
+            }
+        };
+        let callee_call_id = call::new_call_id(&self.config);
+        let from_tag = new_tag();
+        let callee_user = call::user_of(&targets[0].uri);
+        // A copy, so the fork loop below can borrow `self` mutably.
+        let config = self.config.clone();
+        let params = CalleeInvite {
+            config: &config,
+            call_id: &callee_call_id,
+            from_tag: &from_tag,
+            caller_user: &caller_user,
+            caller_display: caller_display.as_deref(),
+            callee_user: &callee_user,
+            max_forwards: max_forwards.saturating_sub(1).max(1),
+            cseq: 1,
+            sdp: &offer,
+        };
+        let branches = self.send_forks(id, &params, targets);
+        let deadline = now + ring_timeout;
+        self.ring_deadlines.push(Reverse((deadline, id.clone())));
+        if let Some(call) = self.calls.get_mut(id) {
+            call.branches = branches;
+            call.callee_call_id = callee_call_id;
+            call.phase = Phase::Transferring;
+            call.ring_deadline = Some(deadline);
+        }
+    }
+
+    /// REFER from the callee (an agent handing the customer on). Transfers started by the
+    /// caller are refused: the caller is usually the customer on an outside line.
+    fn on_refer(&mut self, id: &CallId, leg: Leg, key: TxKey, req: &Request, now: Timestamp) {
+        let answered = self
+            .calls
+            .get(id)
+            .is_some_and(|c| c.phase == Phase::Answered && c.pending_reinvite.is_none());
+        if !answered {
+            self.respond(key, response_to(req, 491, None));
+            return;
+        }
+        if leg != Leg::Callee {
+            let mut resp = response_to(req, 403, None);
+            resp.reason = "Forbidden (only the callee can transfer)".into();
+            self.respond(key, resp);
+            return;
+        }
+        let target = req
+            .headers
+            .get("Refer-To")
+            .and_then(|v| crate::message::NameAddr::parse(v).ok())
+            .and_then(|n| n.uri.user);
+        let Some(target) = target else {
+            let mut resp = response_to(req, 400, None);
+            resp.reason = "Bad Request (Refer-To)".into();
+            self.respond(key, resp);
+            return;
+        };
+        self.respond(key, response_to(req, 202, None));
+        self.event(CallEvent::TransferRequested {
+            call: id.clone(),
+            target,
+            at: now,
+        });
     }
 
     /// A request other than an initial INVITE: CANCEL, BYE, re-INVITE, INFO, OPTIONS…
@@ -288,6 +447,7 @@ impl B2bua {
                 );
             }
             Method::Invite => self.on_reinvite(&id, leg, key, req, media, now),
+            Method::Refer => self.on_refer(&id, leg, key, &req, now),
             Method::Options | Method::Info | Method::Notify => {
                 self.respond(key, response_to(&req, 200, None));
             }
@@ -366,7 +526,7 @@ impl B2bua {
             if self
                 .calls
                 .get(&id)
-                .is_some_and(|c| c.phase == Phase::Answered)
+                .is_some_and(|c| c.phase != Phase::Ringing)
             {
                 self.hang_up(&id, EndCause::NoAck, HangupBy::System, None, media, now);
             }
@@ -405,12 +565,27 @@ impl B2bua {
                 break;
             }
             self.ring_deadlines.pop();
-            let still_ringing = self
+            let phase = self
                 .calls
                 .get(&id)
-                .is_some_and(|c| c.phase == Phase::Ringing && c.ring_deadline == Some(at));
-            if still_ringing {
-                self.fail_unanswered(&id, 480, EndCause::NoAnswer, HangupBy::System, media, now);
+                .filter(|c| c.ring_deadline == Some(at))
+                .map(|c| c.phase);
+            match phase {
+                Some(Phase::Ringing) => {
+                    self.fail_unanswered(
+                        &id,
+                        480,
+                        EndCause::NoAnswer,
+                        HangupBy::System,
+                        media,
+                        now,
+                    );
+                }
+                Some(Phase::Transferring) => {
+                    let cause = EndCause::TransferFailed;
+                    self.hang_up(&id, cause, HangupBy::System, None, media, now);
+                }
+                _ => {}
             }
         }
     }
@@ -524,9 +699,13 @@ impl B2bua {
                 if branch.state.is_pending() {
                     branch.state = BranchState::Failed(resp.status);
                 }
-                if call.phase == Phase::Ringing && call.pending_branches().next().is_none() {
+                let settled = call.pending_branches().next().is_none();
+                if call.phase == Phase::Ringing && settled {
                     let (status, cause) = final_for_caller(call);
                     self.fail_unanswered(id, status, cause, HangupBy::Callee, media, now);
+                } else if call.phase == Phase::Transferring && settled {
+                    let cause = EndCause::TransferFailed;
+                    self.hang_up(id, cause, HangupBy::System, None, media, now);
                 }
             }
         }
@@ -536,7 +715,7 @@ impl B2bua {
     fn challenge_answer(&self, id: &CallId, n: usize, resp: &Response) -> Option<Request> {
         let call = self.calls.get(id)?;
         let branch = call.branches.get(n)?;
-        if branch.authenticated || call.phase != Phase::Ringing {
+        if branch.authenticated || call.phase == Phase::Answered {
             return None;
         }
         let credentials = branch.target.credentials.as_ref()?;
@@ -566,10 +745,14 @@ impl B2bua {
             message: Message::Request(dialog.ack(seq)),
             to: peer,
         });
-        if call.phase != Phase::Ringing {
+        if call.phase == Phase::Answered {
             // A second fork answered too late: it gets ACK and BYE (§13.2.2.4).
             let bye = dialog.bye();
             self.send(id, Purpose::Ignore, bye, peer);
+            return;
+        }
+        if call.phase == Phase::Transferring {
+            self.on_transfer_answered(id, n, dialog, peer, resp, media, now);
             return;
         }
         branch.state = BranchState::Answered;
@@ -606,15 +789,7 @@ impl B2bua {
         call.caller_dialog = caller_dialog.ok();
         call.callee = Some((n, dialog));
         let callee_call_id = call.callee_call_id.clone();
-        let cancels: Vec<(Request, Peer)> = call
-            .branches
-            .iter_mut()
-            .filter(|b| b.state.is_pending())
-            .map(|b| {
-                b.state = BranchState::Cancelled;
-                (cancel_for(&b.invite), b.target.peer)
-            })
-            .collect();
+        let cancels = cancel_pending(call);
         let key = call.caller_key.clone();
         self.respond(key, ok);
         for (cancel, peer) in cancels {
@@ -624,6 +799,51 @@ impl B2bua {
             call: id.clone(),
             sip_call_id: callee_call_id,
             target: n,
+            at: now,
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_transfer_answered(
+        &mut self,
+        id: &CallId,
+        n: usize,
+        mut dialog: Dialog,
+        peer: Peer,
+        resp: &Response,
+        media: &mut dyn MediaPlane,
+        now: Timestamp,
+    ) {
+        if media.retarget_answer(id, &resp.body).is_err() {
+            let bye = dialog.bye();
+            self.send(id, Purpose::Ignore, bye, peer);
+            self.hang_up(
+                id,
+                EndCause::TransferFailed,
+                HangupBy::System,
+                None,
+                media,
+                now,
+            );
+            return;
+        }
+        let Some(call) = self.calls.get_mut(id) else {
+            return;
+        };
+        call.branches[n].state = BranchState::Answered;
+        call.phase = Phase::Answered;
+        call.ring_deadline = None;
+        self.by_dialog
+            .insert(dialog.id().clone(), (id.clone(), Leg::Callee));
+        call.callee = Some((n, dialog));
+        let sip_call_id = call.callee_call_id.clone();
+        let cancels = cancel_pending(call);
+        for (cancel, peer) in cancels {
+            self.send(id, Purpose::Ignore, cancel, peer);
+        }
+        self.event(CallEvent::Transferred {
+            call: id.clone(),
+            sip_call_id,
             at: now,
         });
     }
@@ -747,16 +967,7 @@ impl B2bua {
         let Some(mut call) = self.calls.remove(id) else {
             return;
         };
-        let cancels: Vec<(Request, Peer)> = call
-            .branches
-            .iter_mut()
-            .filter(|b| b.state.is_pending())
-            .map(|b| {
-                b.state = BranchState::Cancelled;
-                (cancel_for(&b.invite), b.target.peer)
-            })
-            .collect();
-        for (cancel, peer) in cancels {
+        for (cancel, peer) in cancel_pending(&mut call) {
             self.send(id, Purpose::Ignore, cancel, peer);
         }
         let resp = call::caller_response(&call, &self.config, status, None);
@@ -779,6 +990,9 @@ impl B2bua {
         let Some(mut call) = self.calls.remove(id) else {
             return;
         };
+        for (cancel, peer) in cancel_pending(&mut call) {
+            self.send(id, Purpose::Ignore, cancel, peer);
+        }
         for leg in [Leg::Caller, Leg::Callee] {
             if Some(leg) == except {
                 continue;
@@ -845,6 +1059,18 @@ impl B2bua {
             at: now,
         });
     }
+}
+
+/// CANCELs for the forks still ringing, which are marked cancelled.
+fn cancel_pending(call: &mut Call) -> Vec<(Request, Peer)> {
+    call.branches
+        .iter_mut()
+        .filter(|b| b.state.is_pending())
+        .map(|b| {
+            b.state = BranchState::Cancelled;
+            (cancel_for(&b.invite), b.target.peer)
+        })
+        .collect()
 }
 
 fn call_transport(call: &Call, leg: Leg) -> crate::message::Transport {

@@ -48,6 +48,13 @@ impl MediaPlane for FakeMedia {
     fn reanswer(&mut self, _: &CallId, from: Leg, a: &[u8]) -> Result<Vec<u8>, MediaFailure> {
         Ok(format!("REANSWER-{}-{}", from.as_str(), String::from_utf8_lossy(a)).into_bytes())
     }
+    fn retarget(&mut self, _: &CallId) -> Result<Vec<u8>, MediaFailure> {
+        Ok(b"RETARGET-OFFER".to_vec())
+    }
+    fn retarget_answer(&mut self, _: &CallId, answer: &[u8]) -> Result<(), MediaFailure> {
+        assert_eq!(answer, b"NEW-ANSWER");
+        Ok(())
+    }
     fn close(&mut self, call: &CallId) {
         self.closed.push(call.clone());
     }
@@ -578,4 +585,161 @@ fn a_system_hangup_of_an_answered_call_byes_both_legs() {
     h.drain();
     assert_eq!(h.sent(Method::Bye).len(), 2);
     assert_eq!(h.ended()[0].0.as_str(), "media-timeout-no-rtp");
+}
+
+/// An in-dialog request from the callee of the first INVITE (From = its tag "btag").
+fn callee_request(invite: &Request, method: &str, cseq: u32, extra: &str) -> Request {
+    request(&format!(
+        "{method} sip:switchboard@198.51.100.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.20:5080;branch=z9hG4bKcallee{cseq}\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:1001@switchboard.local>;tag=btag\r\n\
+To: {}\r\n\
+Call-ID: {}\r\n\
+CSeq: {cseq} {method}\r\n\
+{extra}Content-Length: 0\r\n\r\n",
+        invite.headers.get("From").unwrap(),
+        invite.headers.call_id().unwrap()
+    ))
+}
+
+fn transfer_requested(h: &Harness) -> Option<String> {
+    h.out.iter().find_map(|o| match o {
+        Output::Event(CallEvent::TransferRequested { target, .. }) => Some(target.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_blind_transfer_hands_the_caller_to_the_new_target() {
+    let (mut h, id) = Harness::start(vec![target("192.0.2.20:5080")]);
+    h.answered_call();
+    let (first_invite, _) = h.callee_invites()[0].clone();
+    let refer = callee_request(
+        &first_invite,
+        "REFER",
+        1,
+        "Refer-To: <sip:1002@switchboard.local>\r\nContact: <sip:1001@192.0.2.20:5080>\r\n",
+    );
+    let key = TxKey::for_incoming_request(&refer).unwrap();
+    h.b2bua
+        .handle_request(key.clone(), refer, &mut h.media, t(4000));
+    h.drain();
+    assert!(h.out.iter().any(|o| matches!(
+        o,
+        Output::Respond { key: k, response } if *k == key && response.status == 202
+    )));
+    assert_eq!(transfer_requested(&h).as_deref(), Some("1002"));
+
+    let mut new_target = target("192.0.2.30:5080");
+    new_target.uri = Uri::parse("sip:1002@192.0.2.30:5080").unwrap();
+    let fork = Target::Fork {
+        label: "extension:1002".into(),
+        targets: vec![new_target],
+        ring_timeout: None,
+    };
+    h.b2bua.transfer(&id, fork, &mut h.media, t(4001));
+    h.drain();
+    let notify = h.sent(Method::Notify);
+    assert_eq!(notify.len(), 1);
+    assert_eq!(notify[0].0.body, b"SIP/2.0 200 OK\r\n");
+    let byes = h.sent(Method::Bye);
+    assert_eq!(byes.len(), 1);
+    assert_eq!(byes[0].1.addr.to_string(), "192.0.2.20:5080");
+    let invites = h.callee_invites();
+    assert_eq!(invites.len(), 2);
+    let (second, to) = &invites[1];
+    assert_eq!(to.addr.to_string(), "192.0.2.30:5080");
+    assert_eq!(second.body, b"RETARGET-OFFER");
+    assert_eq!(
+        second.headers.from().unwrap().uri.user.as_deref(),
+        Some("+8613800138000"),
+        "the new target sees the customer's number"
+    );
+
+    h.callee_says(second, 200, "ctag2", b"NEW-ANSWER");
+    assert!(
+        h.out
+            .iter()
+            .any(|o| matches!(o, Output::Event(CallEvent::Transferred { .. })))
+    );
+    assert_eq!(
+        h.caller_responses(),
+        vec![100, 180, 200],
+        "the caller hears nothing new"
+    );
+    assert!(h.ended().is_empty());
+
+    // The caller hangs up: the BYE goes to the new callee.
+    let ok_to_caller = h
+        .out
+        .iter()
+        .find_map(|o| match o {
+            Output::Respond { key, response } if *key == h.caller_key && response.status == 200 => {
+                Some(response.clone())
+            }
+            _ => None,
+        })
+        .unwrap();
+    let bye = h.caller_in_dialog(&ok_to_caller, "BYE", 2, "");
+    let key = TxKey::for_incoming_request(&bye).unwrap();
+    h.b2bua.handle_request(key, bye, &mut h.media, t(9000));
+    h.drain();
+    let byes = h.sent(Method::Bye);
+    assert_eq!(byes.len(), 2);
+    assert_eq!(byes[1].1.addr.to_string(), "192.0.2.30:5080");
+    assert_eq!(h.ended()[0].0, EndCause::NormalClearing);
+}
+
+#[test]
+fn a_transfer_nobody_takes_hangs_up_on_the_caller() {
+    let (mut h, id) = Harness::start(vec![target("192.0.2.20:5080")]);
+    h.answered_call();
+    let (first_invite, _) = h.callee_invites()[0].clone();
+    let refer = callee_request(
+        &first_invite,
+        "REFER",
+        1,
+        "Refer-To: <sip:1002@switchboard.local>\r\n",
+    );
+    let key = TxKey::for_incoming_request(&refer).unwrap();
+    h.b2bua.handle_request(key, refer, &mut h.media, t(4000));
+    h.b2bua.transfer(
+        &id,
+        Target::Fork {
+            label: "extension:1002".into(),
+            targets: vec![target("192.0.2.30:5080")],
+            ring_timeout: None,
+        },
+        &mut h.media,
+        t(4001),
+    );
+    h.drain();
+    let (second, _) = h.callee_invites()[1].clone();
+    h.callee_says(&second, 486, "busy", b"");
+    let byes = h.sent(Method::Bye);
+    assert_eq!(byes.last().unwrap().1.addr.to_string(), "192.0.2.10:5070");
+    assert_eq!(
+        h.ended(),
+        vec![(EndCause::TransferFailed, None, HangupBy::System)]
+    );
+}
+
+#[test]
+fn only_the_callee_may_transfer() {
+    let (mut h, _) = Harness::start(vec![target("192.0.2.20:5080")]);
+    let ok = h.answered_call();
+    let mut refer = h.caller_in_dialog(&ok, "REFER", 2, "");
+    refer
+        .headers
+        .push("Refer-To", "<sip:1002@switchboard.local>");
+    let key = TxKey::for_incoming_request(&refer).unwrap();
+    h.b2bua
+        .handle_request(key.clone(), refer, &mut h.media, t(4000));
+    h.drain();
+    assert!(h.out.iter().any(|o| matches!(
+        o,
+        Output::Respond { key: k, response } if *k == key && response.status == 403
+    )));
+    assert!(transfer_requested(&h).is_none());
 }

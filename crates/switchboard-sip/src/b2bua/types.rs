@@ -108,6 +108,8 @@ pub enum EndCause {
     MediaTimeout(&'static str),
     /// The caller never acknowledged our 200.
     NoAck,
+    /// A blind transfer's target could not be reached; the caller was hung up on.
+    TransferFailed,
     /// The call was ended by an operator or the system for this reason.
     System(&'static str),
 }
@@ -126,6 +128,7 @@ impl EndCause {
             EndCause::MediaNegotiation => "media-negotiation-failed",
             EndCause::MediaTimeout(s) | EndCause::System(s) => s,
             EndCause::NoAck => "no-ack",
+            EndCause::TransferFailed => "transfer-failed",
         }
     }
 }
@@ -191,6 +194,19 @@ pub enum CallEvent {
         target: usize,
         at: Timestamp,
     },
+    /// The callee asked (REFER) to hand the caller over to `target` (the Refer-To user part);
+    /// the driver routes it and calls [`super::B2bua::transfer`].
+    TransferRequested {
+        call: CallId,
+        target: String,
+        at: Timestamp,
+    },
+    /// The transfer target answered; it is the callee from now on.
+    Transferred {
+        call: CallId,
+        sip_call_id: String,
+        at: Timestamp,
+    },
     /// A party put the other on hold (`sendonly`/`inactive`) or resumed.
     MediaDirection {
         call: CallId,
@@ -246,6 +262,11 @@ pub trait MediaPlane {
         from: Leg,
         answer: &[u8],
     ) -> Result<Vec<u8>, MediaFailure>;
+    /// A blind transfer: a fresh offer for the new callee on leg B (the caller's side of the
+    /// relay does not change, so the caller needs no re-INVITE).
+    fn retarget(&mut self, call: &CallId) -> Result<Vec<u8>, MediaFailure>;
+    /// The new callee answered the retarget offer.
+    fn retarget_answer(&mut self, call: &CallId, answer: &[u8]) -> Result<(), MediaFailure>;
     /// The call is over: release its ports and finish its recording.
     fn close(&mut self, call: &CallId);
 }

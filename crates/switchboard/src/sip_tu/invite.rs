@@ -16,6 +16,8 @@ use super::{CallFacts, SipTu};
 enum Caller {
     Trunk,
     Extension(SipCredential),
+    /// An agent's phone handing its caller on (REFER).
+    Transfer,
 }
 
 /// The dial plan's verdict plus what the call record needs.
@@ -44,7 +46,7 @@ impl SipTu {
             }
         };
         let (direction, caller_tenant, caller_agent) = match &caller {
-            Caller::Trunk => (Direction::Inbound, None, None),
+            Caller::Trunk | Caller::Transfer => (Direction::Inbound, None, None),
             Caller::Extension(c) => (
                 if route.to_trunk {
                     Direction::Outbound
@@ -73,6 +75,24 @@ impl SipTu {
         self.b2bua
             .new_call(id, key, request, from, route.target, &mut self.media, now);
         self.flush().await;
+    }
+
+    /// Routes the target of a blind transfer and hands the call over.
+    pub(super) async fn transfer(&mut self, call: CallId, dialled: String) {
+        let target = match self.route(&dialled, &Caller::Transfer).await {
+            Ok(route) => route.target,
+            Err(e) => {
+                tracing::error!(error = %e, "dial plan lookup for a transfer failed");
+                Target::Reject {
+                    label: "transfer".into(),
+                    status: 503,
+                    cause: EndCause::TransferFailed,
+                }
+            }
+        };
+        tracing::info!(%call, to = %switchboard_core::Masked::phone(&dialled), "blind transfer");
+        let now = self.clock.now();
+        self.b2bua.transfer(&call, target, &mut self.media, now);
     }
 
     /// `None` when the request was answered here (challenge, lockout, bad credentials).
@@ -211,7 +231,7 @@ impl SipTu {
             r.agent = callee.user_id.clone();
             return Ok(r);
         }
-        let trunk_allowed = matches!(caller, Caller::Extension(_));
+        let trunk_allowed = matches!(caller, Caller::Extension(_) | Caller::Transfer);
         match (&self.trunk_target, trunk_allowed) {
             (Some(trunk), true) if !dialled.is_empty() => {
                 let mut target = trunk.clone();

@@ -15,7 +15,7 @@ use switchboard_media::bridge::{LegConfig, LegId};
 use switchboard_media::ports::PortAllocator;
 use switchboard_media::relay::{MediaCall, RelayConfig, RelayEvent};
 use switchboard_media::sdp::{
-    Codec, LocalMedia, SessionDescription, accept_answer, create_answer, create_offer,
+    Codec, Direction, LocalMedia, SessionDescription, accept_answer, create_answer, create_offer,
 };
 use switchboard_recording::{Layout, Recorder, RecorderConfig, layout};
 use switchboard_sip::b2bua::{Leg, MediaFailure, MediaPlane};
@@ -296,6 +296,29 @@ impl MediaPlane for RelayPlane {
             .map_err(|e| failure(e.sip_status(), format!("Not Acceptable Here ({e})")))?;
         s.relay.configure_leg(leg_id(from), LegConfig::from(&nx));
         Ok(answer_x.to_string().into_bytes())
+    }
+
+    fn retarget(&mut self, call: &CallId) -> Result<Vec<u8>, MediaFailure> {
+        let s = self.session(call)?;
+        let leg = &mut s.legs[1];
+        leg.local.direction = Direction::SendRecv;
+        leg.local.session_version += 1;
+        let offer = create_offer(&leg.local);
+        leg.offer = Some(offer.clone());
+        Ok(offer.to_string().into_bytes())
+    }
+
+    fn retarget_answer(&mut self, call: &CallId, answer: &[u8]) -> Result<(), MediaFailure> {
+        let answer_b = parse(answer, "the transfer target's answer")?;
+        let s = self.session(call)?;
+        let offer_b = s.legs[1]
+            .offer
+            .take()
+            .ok_or_else(|| failure(500, "no offer"))?;
+        let nb = accept_answer(&offer_b, &answer_b)
+            .map_err(|e| failure(e.sip_status(), format!("Not Acceptable Here ({e})")))?;
+        s.relay.configure_leg(LegId::B, LegConfig::from(&nb));
+        Ok(())
     }
 
     fn close(&mut self, call: &CallId) {

@@ -66,6 +66,8 @@ pub(crate) struct SipTu {
     pub tenants: HashMap<String, TenantId>,
     facts: HashMap<CallId, CallFacts>,
     metrics: crate::metrics::CallMetrics,
+    /// REFERs waiting to be routed (routing may ask the store).
+    transfers: Vec<(CallId, String)>,
 }
 
 /// Everything [`SipTu::new`] needs.
@@ -114,6 +116,7 @@ impl SipTu {
             tenants: p.tenants,
             facts: HashMap::new(),
             metrics: p.metrics,
+            transfers: Vec::new(),
         }
     }
 
@@ -206,8 +209,18 @@ impl SipTu {
         self.flush().await;
     }
 
-    /// Carries out what the B2BUA asked for.
+    /// Carries out what the B2BUA asked for, routing transfers it asked about on the way.
     pub(super) async fn flush(&mut self) {
+        loop {
+            self.flush_outputs().await;
+            let Some((call, target)) = self.transfers.pop() else {
+                break;
+            };
+            self.transfer(call, target).await;
+        }
+    }
+
+    async fn flush_outputs(&mut self) {
         while let Some(out) = self.b2bua.poll_output() {
             match out {
                 Output::Respond { key, response } => self.respond(key, response).await,
@@ -275,6 +288,12 @@ impl SipTu {
                     agent,
                     at,
                 });
+            }
+            CallEvent::TransferRequested { call, target, .. } => {
+                self.transfers.push((call, target));
+            }
+            CallEvent::Transferred { call, .. } => {
+                tracing::info!(%call, "transfer answered");
             }
             CallEvent::MediaDirection { call, from, .. } => {
                 tracing::debug!(%call, from = from.as_str(), "re-INVITE relayed");
