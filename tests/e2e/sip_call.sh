@@ -11,6 +11,8 @@
 #   an RFC 4733 key press from the caller reaching the agent and decoded by the server
 #   (acceptance 4).
 # - Blind transfer (REFER) from the agent to another extension.
+# - Through the API: the recording paused and resumed mid-call (a silent, listed span in the
+#   WAV), and a supervisor hanging up a call.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -35,6 +37,8 @@ echo "$PASSWORD" | "$BIN" user add alice --role agent --extension 1001 --passwor
 echo "$PASSWORD" | "$BIN" user add bob --role agent --extension 1002 --password-stdin >/dev/null
 echo "$PASSWORD" | "$BIN" user add boss --role supervisor --password-stdin >/dev/null
 start_server
+
+TOKEN=$(token)
 
 echo "== the agent's phone registers as 1001"
 LPORT=$PHONE_PORT sipp_run register register.xml -s 1001 -au 1001 -ap "$PASSWORD" -set expires 300 ||
@@ -64,6 +68,22 @@ wait_ports_free() {
   fail "RTP ports still in use after $1: $(ports_in_use)"
 }
 
+# answered_call_id: the id of the call in progress, once answered.
+answered_call_id() {
+  for _ in $(seq 1 50); do
+    id=$(sqlite3 "$WORK/var/switchboard.db" "SELECT id FROM calls WHERE state = 'answered' ORDER BY started_at DESC LIMIT 1")
+    [ -n "$id" ] && { echo "$id"; return 0; }
+    sleep 0.1
+  done
+  fail "no call got answered"
+}
+api_post() { # api_post PATH: POST as the supervisor, must answer 204
+  local code
+  code=$(curl -s -o "$WORK/api.out" -w '%{http_code}' -X POST "127.0.0.1:$HTTP_PORT/api/v1$1" \
+    -H "Authorization: Bearer $TOKEN")
+  [ "$code" = 204 ] || { echo "POST $1 -> $code $(cat "$WORK/api.out")"; return 1; }
+}
+
 # uas SCENARIO NAME [args]: the agent's phone in the background, on its registered port.
 uas() {
   local scenario=$1 name=$2; shift 2
@@ -79,8 +99,15 @@ tcpdump -i lo -n -s 300 -w "$WORK/rtp.pcap" "udp and (dst port $CALLER_MEDIA or 
 TCPDUMP_PID=$!
 sleep 1
 uas uas_answer.xml answer -mp "$AGENT_MEDIA" 
-sipp_run call uac_call.xml -s 1001 -d 3500 -mp "$CALLER_MEDIA"  ||
-  fail "the call did not complete (SIPp UAC)"
+sipp_run call uac_call.xml -s 1001 -d 3500 -mp "$CALLER_MEDIA" &
+CALLER_PID=$!
+call_id=$(answered_call_id)
+# The customer reads out a card number: the agent pauses the recording for about a second.
+sleep 0.6
+api_post "/calls/$call_id/recording/pause" || fail "pausing the recording failed"
+sleep 1.2
+api_post "/calls/$call_id/recording/resume" || fail "resuming the recording failed"
+wait "$CALLER_PID" || fail "the call did not complete (SIPp UAC)"
 wait "$UAS_PID" || fail "the agent's phone did not see the call through"
 sleep 0.5
 kill -INT "$TCPDUMP_PID"; wait "$TCPDUMP_PID" || true
@@ -105,6 +132,12 @@ read -r left_rms left_hz <<<"${channels[0]}"
 read -r right_rms right_hz <<<"${channels[1]}"
 [ "$left_rms" -gt 500 ] && [ "$left_hz" = 440 ] || fail "left channel is not the caller: ${channels[0]}"
 [ "$right_rms" -gt 500 ] && [ "$right_hz" = 1000 ] || fail "right channel is not the agent: ${channels[1]}"
+gap_ms=$(python3 "$RTP_TOOLS" wav-gap "$wav")
+echo "   paused span in the recording: $gap_ms ms of silence"
+# Paused for 1.2 s between two API calls; allow for a loaded machine's scheduling.
+[ "$gap_ms" -ge 900 ] && [ "$gap_ms" -le 2500 ] || fail "the paused span is $gap_ms ms, want about 1200"
+paused=$(sqlite3 "$WORK/var/switchboard.db" "SELECT paused_json FROM recordings WHERE id = '$recording_id'")
+[ "$paused" != "[]" ] || fail "the recording row does not list the paused span"
 sha=$(sqlite3 "$WORK/var/switchboard.db" "SELECT sha256 FROM recordings WHERE id = '$recording_id'")
 [ "$sha" = "$(sha256sum "$wav" | cut -d' ' -f1)" ] || fail "recording SHA-256 in the store does not match the file"
 wait_ports_free "the call"
@@ -178,6 +211,17 @@ wait "$UAS_PID" || fail "the transferring phone did not get 202, NOTIFY and BYE"
 wait "$TARGET_PID" || fail "the transfer target did not get the call and the caller's BYE"
 wait_cdr 1001 "ended normal-clearing - caller"
 wait_ports_free "the transfer"
+
+echo "== a supervisor hangs up a call through the API: both parties get BYE"
+uas uas_answer.xml supervisor-hangup -mp "$(free_port)"
+sipp_run hung-up uac_wait_bye.xml -s 1001 -mp "$(free_port)" &
+CALLER_PID=$!
+call_id=$(answered_call_id)
+api_post "/calls/$call_id/hangup" || fail "hanging up through the API failed"
+wait "$CALLER_PID" || fail "the caller did not get BYE after the API hangup"
+wait "$UAS_PID" || fail "the agent did not get BYE after the API hangup"
+wait_cdr 1001 "ended hangup-by-supervisor - system"
+wait_ports_free "the API hangup"
 
 echo "== unknown number: 404"
 sipp_run unknown "$(expect_scenario 404)" -s 7777 || fail "unknown number did not give 404"

@@ -7,6 +7,7 @@
 //! every later route uses them.
 
 pub mod api;
+pub mod live;
 pub mod password;
 pub mod tickets;
 pub mod webhooks;

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Body;
@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use switchboard_core::{CallId, ManualClock, Role, TenantId, Timestamp, UserId};
+use switchboard_crm::live::{LiveCommand, LiveError, LiveHandle, live_channel};
 use switchboard_crm::password::new_token;
 use switchboard_crm::{ApiSettings, ApiState, router};
 use switchboard_store::calls::{self, CallEnd, Direction, HangupBy, NewCall};
@@ -64,6 +65,10 @@ fn ts(minutes: i64) -> Timestamp {
 
 impl Api {
     async fn new(store: Store, root: Option<PathBuf>) -> Api {
+        Api::build(store, root, None).await
+    }
+
+    async fn build(store: Store, root: Option<PathBuf>, live: Option<LiveHandle>) -> Api {
         let clock = ManualClock::new(ts(24 * 60));
         let mut state = ApiState::new(
             store.clone(),
@@ -75,6 +80,9 @@ impl Api {
         );
         if let Some(root) = root {
             state = state.with_recordings_root(root);
+        }
+        if let Some(live) = live {
+            state = state.with_live(live);
         }
         let mut api = Api {
             router: Router::new().nest("/api/v1", router(state)),
@@ -157,6 +165,22 @@ impl Api {
             headers,
             bytes: bytes.to_vec(),
         }
+    }
+
+    async fn post(&self, who: &str, path: &str) -> StatusCode {
+        let mut req = Request::builder()
+            .method("POST")
+            .uri(format!("/api/v1{path}"));
+        if let Some(token) = self.tokens.get(who) {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        response.status()
     }
 
     async fn get(&self, who: &str, path: &str) -> Reply {
@@ -512,6 +536,122 @@ async fn recording_metadata_is_listed_and_read_without_the_file_path(store: Stor
         StatusCode::NOT_FOUND
     );
 }
+
+/// A stand-in for the call control: calls "c1" and "c4" are in progress (c4 not recorded);
+/// every command is logged.
+fn fake_call_control() -> (LiveHandle, Arc<Mutex<Vec<LiveCommand>>>) {
+    let (live, mut rx) = live_channel(8);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let seen = log.clone();
+    tokio::spawn(async move {
+        while let Some((command, reply)) = rx.recv().await {
+            let call = match &command {
+                LiveCommand::PauseRecording { call, .. }
+                | LiveCommand::ResumeRecording { call, .. }
+                | LiveCommand::Hangup { call, .. } => call.to_string(),
+            };
+            let result = match (call.as_str(), &command) {
+                ("c4", LiveCommand::PauseRecording { .. }) => {
+                    Err(LiveError::NotApplicable("the call is not recorded".into()))
+                }
+                ("c1" | "c4", _) => Ok(()),
+                _ => Err(LiveError::NotInProgress),
+            };
+            seen.lock().unwrap().push(command);
+            let _ = reply.send(result);
+        }
+    });
+    (live, log)
+}
+
+async fn calls_in_progress_can_be_paused_resumed_and_hung_up(store: Store) {
+    let (live, log) = fake_call_control();
+    let api = Api::build(store, None, Some(live)).await;
+    five_calls(&api).await;
+
+    // The agent pauses and resumes the recording of their own call.
+    assert_eq!(
+        api.post("agent", "/calls/c1/recording/pause").await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.post("agent", "/calls/c1/recording/resume").await,
+        StatusCode::NO_CONTENT
+    );
+    // Not their call: 404 (as for reading it); not in progress: 409; not recorded: 400.
+    assert_eq!(
+        api.post("agent", "/calls/c2/recording/pause").await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.post("supervisor", "/calls/c2/recording/pause").await,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        api.post("supervisor", "/calls/c4/recording/pause").await,
+        StatusCode::BAD_REQUEST
+    );
+    // Hanging up is for supervisors and admins.
+    assert_eq!(
+        api.post("agent", "/calls/c1/hangup").await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        api.post("supervisor", "/calls/c1/hangup").await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.post("other:supervisor", "/calls/c1/hangup").await,
+        StatusCode::NOT_FOUND
+    );
+    let acme = TenantId::from("acme");
+    let commands = log.lock().unwrap().clone();
+    assert_eq!(
+        commands,
+        vec![
+            LiveCommand::PauseRecording {
+                tenant: acme.clone(),
+                call: "c1".into()
+            },
+            LiveCommand::ResumeRecording {
+                tenant: acme.clone(),
+                call: "c1".into()
+            },
+            LiveCommand::PauseRecording {
+                tenant: acme.clone(),
+                call: "c2".into()
+            },
+            LiveCommand::PauseRecording {
+                tenant: acme.clone(),
+                call: "c4".into()
+            },
+            LiveCommand::Hangup {
+                tenant: acme.clone(),
+                call: "c1".into()
+            },
+        ]
+    );
+    let audit = switchboard_store::audit::list(&api.store, &acme, 50)
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
+    assert!(actions.contains(&"call.recording.pause"), "{actions:?}");
+    assert!(actions.contains(&"call.hangup"), "{actions:?}");
+}
+
+async fn without_call_control_the_commands_answer_503(store: Store) {
+    let api = Api::new(store, None).await;
+    five_calls(&api).await;
+    assert_eq!(
+        api.post("supervisor", "/calls/c1/hangup").await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+switchboard_store::both_engines!(
+    calls_in_progress_can_be_paused_resumed_and_hung_up,
+    without_call_control_the_commands_answer_503,
+);
 
 switchboard_store::both_engines!(
     calls_are_listed_newest_first_filtered_and_paged,

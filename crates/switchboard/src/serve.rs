@@ -85,7 +85,9 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let metrics = Metrics::new();
     metrics.up_since_seconds.set(clock.now().as_millis() / 1000);
     let api = ApiState::new(store.clone(), clock.clone(), api_settings(&config));
+    let (live, live_rx) = switchboard_crm::live::live_channel(256);
     let api = api
+        .with_live(live)
         .with_ticket_policy(ticket_policy(&config))
         .with_recordings_root(config.storage.recordings_dir.clone());
     // Ticket clock sweep and webhook delivery run beside HTTP and stop before the store closes.
@@ -111,6 +113,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         clock.clone(),
         metrics.sip_transport.clone(),
         metrics.calls.clone(),
+        Some(live_rx),
     )
     .await?;
     let app = crate::http::app(api, metrics, config.http.max_body_bytes);

@@ -60,6 +60,7 @@ impl SipService {
         clock: Arc<dyn Clock>,
         counters: Arc<Counters>,
         metrics: CallMetrics,
+        live: Option<switchboard_crm::live::LiveReceiver>,
     ) -> Result<SipService, SipServiceError> {
         let mut registrar = Registrar::new(registrar_config(config), authenticator(config)?);
         let now = clock.now();
@@ -142,6 +143,7 @@ impl SipService {
             trunk: config.trunk.clone(),
             tenants,
             metrics,
+            live,
         });
         let tu = tokio::spawn(tu.run(events));
         Ok(SipService {

@@ -128,6 +128,7 @@ async fn start(store: &Store) -> SipService {
         Arc::new(SystemClock),
         Counters::new(),
         switchboard::metrics::CallMetrics::default(),
+        None,
     )
     .await
     .unwrap()

@@ -7,6 +7,8 @@
                                       prints "<packets> <dominant Hz>"
   wav-check FILE.wav                  prints per channel "<rms> <dominant Hz>" for a stereo
                                       16-bit WAV (one line per channel, left first)
+  wav-gap FILE.wav                    longest run (ms) of frames silent on both channels,
+                                      between the first and the last sound
 
 The dominant frequency is picked among the test tones (440, 1000 Hz) with the Goertzel
 algorithm; "0" means none of them stands out (silence or noise).
@@ -133,6 +135,22 @@ def wav_check(path):
         print(int(rms), dominant(chan[start:start + RATE * 2]))
 
 
+def wav_gap(path):
+    with wave.open(path) as w:
+        raw = w.readframes(w.getnframes())
+    values = struct.unpack("<%dh" % (len(raw) // 2), raw)
+    frames = [(values[i], values[i + 1]) for i in range(0, len(values) - 1, 2)]
+    sound = [i for i, (a, b) in enumerate(frames) if a or b]
+    if not sound:
+        print(0)
+        return
+    longest = run = 0
+    for a, b in frames[sound[0]:sound[-1] + 1]:
+        run = run + 1 if not (a or b) else 0
+        longest = max(longest, run)
+    print(longest * 1000 // RATE)
+
+
 def main():
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "tone-pcap":
@@ -141,6 +159,8 @@ def main():
         pcap_tone(sys.argv[2], int(sys.argv[3]))
     elif cmd == "wav-check":
         wav_check(sys.argv[2])
+    elif cmd == "wav-gap":
+        wav_gap(sys.argv[2])
     else:
         print(__doc__)
         sys.exit(2)

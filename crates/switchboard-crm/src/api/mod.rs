@@ -5,6 +5,7 @@
 
 mod api_keys;
 mod auth;
+mod call_control;
 mod calls;
 mod customer_types;
 pub mod customers;
@@ -64,6 +65,8 @@ pub struct ApiState {
     /// Where recording rows' relative paths point; `None` until configured, and then the
     /// audio and peaks routes answer 503.
     pub recordings_root: Option<Arc<PathBuf>>,
+    /// The running call control, for commands on calls in progress (`None`: answered 503).
+    pub live: Option<crate::live::LiveHandle>,
 }
 
 impl ApiState {
@@ -76,12 +79,19 @@ impl ApiState {
             login_throttle,
             tickets: Arc::default(),
             recordings_root: None,
+            live: None,
         }
     }
 
     /// Sets the ticket clock's figures (default: the service rules').
     pub fn with_ticket_policy(mut self, policy: crate::tickets::TicketPolicy) -> Self {
         self.tickets = Arc::new(policy);
+        self
+    }
+
+    /// Connects the API to the running call control.
+    pub fn with_live(mut self, live: crate::live::LiveHandle) -> Self {
+        self.live = Some(live);
         self
     }
 
@@ -138,6 +148,15 @@ pub fn router(state: ApiState) -> Router {
         .route("/registrations", get(registrations::list))
         .route("/calls", get(calls::list))
         .route("/calls/{id}", get(calls::get_one))
+        .route(
+            "/calls/{id}/recording/pause",
+            post(call_control::pause_recording),
+        )
+        .route(
+            "/calls/{id}/recording/resume",
+            post(call_control::resume_recording),
+        )
+        .route("/calls/{id}/hangup", post(call_control::hangup))
         .route("/recordings", get(calls::list_recordings))
         .route("/recordings/{id}", get(calls::get_recording))
         .route("/recordings/{id}/audio", get(recordings::audio))

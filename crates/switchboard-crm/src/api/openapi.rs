@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{Content, Ref, ResponseBuilder, Server};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{api_keys, auth, calls, customer_types, customers, recordings, users};
+use super::{api_keys, auth, call_control, calls, customer_types, customers, recordings, users};
 
 /// Every error the API returns: `{"error": {"code", "message", "field"?}}`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -66,6 +66,9 @@ pub enum RoleDoc {
         customers::add_note_by_phone,
         calls::list,
         calls::get_one,
+        call_control::pause_recording,
+        call_control::resume_recording,
+        call_control::hangup,
         calls::list_recordings,
         calls::get_recording,
         recordings::audio,

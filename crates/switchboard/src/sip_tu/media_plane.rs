@@ -44,6 +44,7 @@ struct LegSdp {
 struct Session {
     relay: MediaCall<Recorder>,
     legs: [LegSdp; 2],
+    recorded: bool,
 }
 
 /// The media plane of every call in progress.
@@ -166,6 +167,25 @@ impl RelayPlane {
         }
     }
 
+    /// Pauses (`true`) or resumes the call's recording. `Err` with a reason when the call has
+    /// no media or is not recorded.
+    pub fn set_recording_paused(
+        &mut self,
+        call: &CallId,
+        paused: bool,
+    ) -> Result<(), &'static str> {
+        let s = self.sessions.get(call).ok_or("the call has no media yet")?;
+        if !s.recorded {
+            return Err("the call is not recorded");
+        }
+        if paused {
+            s.relay.pause_recording();
+        } else {
+            s.relay.resume_recording();
+        }
+        Ok(())
+    }
+
     fn session(&mut self, call: &CallId) -> Result<&mut Session, MediaFailure> {
         self.sessions
             .get_mut(call)
@@ -182,6 +202,7 @@ impl MediaPlane for RelayPlane {
         }
         let now = self.clock.now();
         let recorder = self.recorder_for(call, now);
+        let recorded = recorder.is_some();
         let relay = MediaCall::start(
             call.to_string(),
             self.ports.clone(),
@@ -223,6 +244,7 @@ impl MediaPlane for RelayPlane {
                         offer: Some(offer_b),
                     },
                 ],
+                recorded,
             },
         );
         Ok(bytes)

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_core::{CallId, Clock, TenantId, Timestamp, UserId};
+use switchboard_crm::live::{LiveCommand, LiveError, LiveReceiver, LiveRequest};
 use switchboard_media::relay::RelayEvent;
 use switchboard_sip::auth::Authenticator;
 use switchboard_sip::b2bua::{B2bua, CallEvent, EndCause, ForkTarget, HangupBy, Output};
@@ -68,6 +69,7 @@ pub(crate) struct SipTu {
     metrics: crate::metrics::CallMetrics,
     /// REFERs waiting to be routed (routing may ask the store).
     transfers: Vec<(CallId, String)>,
+    live: Option<LiveReceiver>,
 }
 
 /// Everything [`SipTu::new`] needs.
@@ -87,6 +89,8 @@ pub(crate) struct SipTuParts {
     pub trunk: crate::config::TrunkConfig,
     pub tenants: HashMap<String, TenantId>,
     pub metrics: crate::metrics::CallMetrics,
+    /// Commands from the API on calls in progress.
+    pub live: Option<LiveReceiver>,
 }
 
 impl SipTu {
@@ -117,6 +121,7 @@ impl SipTu {
             facts: HashMap::new(),
             metrics: p.metrics,
             transfers: Vec::new(),
+            live: p.live,
         }
     }
 
@@ -134,6 +139,10 @@ impl SipTu {
                     None => break,
                 },
                 Some(e) = self.media_events.recv() => self.on_media_event(e).await,
+                Some((command, reply)) = next_live(&mut self.live) => {
+                    let result = self.on_live(command).await;
+                    let _ = reply.send(result);
+                }
                 () = sleep_for(wake) => {
                     let now = self.clock.now();
                     self.registrar.handle_timeout(now);
@@ -197,6 +206,37 @@ impl SipTu {
             }
             other => tracing::debug!(call = %e.call, event = ?other, "media"),
         }
+    }
+
+    async fn on_live(&mut self, command: LiveCommand) -> Result<(), LiveError> {
+        let (tenant, call) = match &command {
+            LiveCommand::PauseRecording { tenant, call }
+            | LiveCommand::ResumeRecording { tenant, call }
+            | LiveCommand::Hangup { tenant, call } => (tenant, call.clone()),
+        };
+        if self.facts.get(&call).map(|f| &f.tenant) != Some(tenant) {
+            return Err(LiveError::NotInProgress);
+        }
+        match command {
+            LiveCommand::PauseRecording { .. } | LiveCommand::ResumeRecording { .. } => {
+                let pause = matches!(command, LiveCommand::PauseRecording { .. });
+                self.media
+                    .set_recording_paused(&call, pause)
+                    .map_err(|m| LiveError::NotApplicable(m.into()))?;
+                tracing::info!(%call, pause, "recording paused/resumed from the API");
+            }
+            LiveCommand::Hangup { .. } => {
+                let now = self.clock.now();
+                self.b2bua.hangup(
+                    &call,
+                    EndCause::System("hangup-by-supervisor"),
+                    &mut self.media,
+                    now,
+                );
+                self.flush().await;
+            }
+        }
+        Ok(())
     }
 
     /// Ends every call (shutdown): BYE/CANCEL go out, records are closed.
@@ -362,6 +402,14 @@ pub(crate) fn advertised_host(config: &crate::config::Config) -> String {
         ip.to_string()
     } else {
         config.sip.advertised_host.clone()
+    }
+}
+
+/// The next API command, or never when the API is not connected.
+async fn next_live(live: &mut Option<LiveReceiver>) -> Option<LiveRequest> {
+    match live {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 
