@@ -16,8 +16,20 @@ pub(super) enum Phase {
     Ringing,
     /// A callee answered; we sent 200 to the caller.
     Answered,
-    /// The callee transferred the caller (REFER); the new target is ringing.
-    Transferring,
+    /// Answered by us, waiting in a queue for an agent (music on hold).
+    Queued,
+    /// A new callee is ringing for an answered or queued caller: after a transfer (REFER) or
+    /// an ACD offer.
+    Offering(OfferKind),
+}
+
+/// What a new callee is rung for, which decides what happens when nobody answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum OfferKind {
+    /// Blind transfer: the caller is hung up on if the target fails.
+    Transfer,
+    /// ACD offer: the caller goes back to waiting in the queue.
+    Queue,
 }
 
 /// One forked INVITE towards the callee side.

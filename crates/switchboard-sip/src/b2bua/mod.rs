@@ -33,7 +33,7 @@ use switchboard_core::{CallId, Timestamp};
 use crate::dialog::{Dialog, DialogId};
 use crate::message::{Message, Method, Request, Response, response_to};
 use crate::transaction::{Peer, TxKey, cancel_for, new_tag};
-use call::{Branch, BranchState, Call, CalleeInvite, PendingReinvite, Phase};
+use call::{Branch, BranchState, Call, CalleeInvite, OfferKind, PendingReinvite, Phase};
 
 /// Methods we take inside a call.
 pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY";
@@ -123,7 +123,9 @@ impl B2bua {
         let caller_display = from_hdr.and_then(|f| f.display);
         let callee_user = call::user_of(&invite.uri);
         let label = match &target {
-            Target::Fork { label, .. } | Target::Reject { label, .. } => label.clone(),
+            Target::Fork { label, .. }
+            | Target::Reject { label, .. }
+            | Target::Queue { label, .. } => label.clone(),
         };
         self.event(CallEvent::Started {
             call: id.clone(),
@@ -157,6 +159,10 @@ impl B2bua {
         let (targets, ring_timeout) = match target {
             Target::Reject { status, cause, .. } => {
                 refuse(self, status, cause);
+                return;
+            }
+            Target::Queue { queue, .. } => {
+                self.park(id, key, invite, from, queue, media, now);
                 return;
             }
             Target::Fork { targets, .. } if targets.is_empty() => {
@@ -230,6 +236,161 @@ impl B2bua {
         );
     }
 
+    /// Answers a queue call ourselves: 200 with the media plane's answer, the caller's dialog,
+    /// and the call waits (`Queued`) for [`B2bua::offer`].
+    #[allow(clippy::too_many_arguments)]
+    fn park(
+        &mut self,
+        id: CallId,
+        key: TxKey,
+        invite: Request,
+        from: Peer,
+        queue: String,
+        media: &mut dyn MediaPlane,
+        now: Timestamp,
+    ) {
+        let caller_tag = new_tag();
+        self.respond(key.clone(), response_to(&invite, 100, None));
+        let answer = match media.park(&id, &invite.body) {
+            Ok(a) => a,
+            Err(f) => {
+                let mut resp = response_to(&invite, f.status, Some(&caller_tag));
+                resp.reason = f.reason;
+                self.respond(key, resp);
+                let cause = EndCause::MediaNegotiation;
+                self.ended(&id, cause, Some(f.status), HangupBy::System, now);
+                return;
+            }
+        };
+        let caller_ep = call::endpoint(&self.config, from.transport);
+        let caller_dialog = Dialog::as_uas(&invite, &caller_tag, 200, caller_ep).ok();
+        if let Some(d) = &caller_dialog {
+            self.by_dialog
+                .insert(d.id().clone(), (id.clone(), Leg::Caller));
+        }
+        let call = Call {
+            phase: Phase::Queued,
+            caller_invite: invite,
+            caller_key: key.clone(),
+            caller_peer: from,
+            caller_tag,
+            caller_dialog,
+            callee_call_id: String::new(),
+            branches: Vec::new(),
+            callee: None,
+            ringing_sent: true,
+            ring_deadline: None,
+            pending_reinvite: None,
+        };
+        let ok = call::caller_response(&call, &self.config, 200, Some(answer));
+        self.by_server_invite.insert(key.clone(), id.clone());
+        self.calls.insert(id.clone(), call);
+        self.respond(key, ok);
+        self.event(CallEvent::Queued {
+            call: id,
+            queue,
+            at: now,
+        });
+    }
+
+    /// Rings `targets` (an agent's phones) for a queued call. The ACD keeps the ring timeout
+    /// and calls [`B2bua::cancel_offer`]; when every target fails by itself the call is queued
+    /// again and `OfferFailed` says so. Returns false if the call is not waiting.
+    pub fn offer(
+        &mut self,
+        id: &CallId,
+        targets: Vec<ForkTarget>,
+        media: &mut dyn MediaPlane,
+        now: Timestamp,
+    ) -> bool {
+        let waiting = self.calls.get(id).is_some_and(|c| c.phase == Phase::Queued);
+        if !waiting || targets.is_empty() {
+            return false;
+        }
+        self.ring(id, targets, None, OfferKind::Queue, media, now)
+    }
+
+    /// Stops ringing the current offer of a queued call (ring timeout, agent left); the call
+    /// waits on.
+    pub fn cancel_offer(&mut self, id: &CallId) {
+        let Some(call) = self.calls.get_mut(id) else {
+            return;
+        };
+        if call.phase != Phase::Offering(OfferKind::Queue) {
+            return;
+        }
+        call.phase = Phase::Queued;
+        for (cancel, peer) in cancel_pending(call) {
+            self.send(id, Purpose::Ignore, cancel, peer);
+        }
+    }
+
+    /// Rings new callee targets for an answered or queued caller, with a fresh leg-B offer.
+    fn ring(
+        &mut self,
+        id: &CallId,
+        targets: Vec<ForkTarget>,
+        ring_timeout: Option<std::time::Duration>,
+        kind: OfferKind,
+        media: &mut dyn MediaPlane,
+        now: Timestamp,
+    ) -> bool {
+        let Some(call) = self.calls.get_mut(id) else {
+            return false;
+        };
+        for b in &call.branches {
+            if let Some((_, purpose)) = self.by_client.get_mut(&b.key) {
+                *purpose = Purpose::Ignore;
+            }
+        }
+        let caller = call.caller_invite.headers.from().ok();
+        let caller_user = caller
+            .as_ref()
+            .map(|f| call::user_of(&f.uri))
+            .unwrap_or_default();
+        let caller_display = caller.and_then(|f| f.display);
+        let max_forwards = call
+            .caller_invite
+            .headers
+            .max_forwards()
+            .ok()
+            .flatten()
+            .unwrap_or(70);
+        let Ok(offer) = media.retarget(id) else {
+            return false;
+        };
+        let callee_call_id = call::new_call_id(&self.config);
+        let from_tag = new_tag();
+        let callee_user = targets
+            .first()
+            .map(|t| call::user_of(&t.uri))
+            .unwrap_or_default();
+        let config = self.config.clone();
+        let params = CalleeInvite {
+            config: &config,
+            call_id: &callee_call_id,
+            from_tag: &from_tag,
+            caller_user: &caller_user,
+            caller_display: caller_display.as_deref(),
+            callee_user: &callee_user,
+            max_forwards: max_forwards.saturating_sub(1).max(1),
+            cseq: 1,
+            sdp: &offer,
+        };
+        let branches = self.send_forks(id, &params, targets);
+        let deadline = ring_timeout.map(|t| now + t);
+        if let Some(at) = deadline {
+            self.ring_deadlines.push(Reverse((at, id.clone())));
+        }
+        if let Some(call) = self.calls.get_mut(id) {
+            call.branches = branches;
+            call.callee_call_id = callee_call_id;
+            call.phase = Phase::Offering(kind);
+            call.ring_deadline = deadline;
+        }
+        true
+    }
+
     /// INVITEs to every target at once; their keys map to `Purpose::Branch(i)`.
     fn send_forks(
         &mut self,
@@ -283,19 +444,6 @@ impl B2bua {
                 *purpose = Purpose::Ignore;
             }
         }
-        let caller = call.caller_invite.headers.from().ok();
-        let caller_user = caller
-            .as_ref()
-            .map(|f| call::user_of(&f.uri))
-            .unwrap_or_default();
-        let caller_display = caller.and_then(|f| f.display);
-        let max_forwards = call
-            .caller_invite
-            .headers
-            .max_forwards()
-            .ok()
-            .flatten()
-            .unwrap_or(70);
         if let (Some((_, mut dialog)), Some(peer)) = (old, old_peer) {
             self.by_dialog.remove(dialog.id());
             let mut notify = dialog.request(Method::Notify);
@@ -329,44 +477,22 @@ impl B2bua {
                 return;
             }
         };
-        let offer = match media.retarget(id) {
-            Ok(o) => o,
-            Err(_) => {
-                self.hang_up(
-                    id,
-                    EndCause::TransferFailed,
-                    HangupBy::System,
-                    None,
-                    media,
-                    now,
-                );
-                return;
-            }
-        };
-        let callee_call_id = call::new_call_id(&self.config);
-        let from_tag = new_tag();
-        let callee_user = call::user_of(&targets[0].uri);
-        // A copy, so the fork loop below can borrow `self` mutably.
-        let config = self.config.clone();
-        let params = CalleeInvite {
-            config: &config,
-            call_id: &callee_call_id,
-            from_tag: &from_tag,
-            caller_user: &caller_user,
-            caller_display: caller_display.as_deref(),
-            callee_user: &callee_user,
-            max_forwards: max_forwards.saturating_sub(1).max(1),
-            cseq: 1,
-            sdp: &offer,
-        };
-        let branches = self.send_forks(id, &params, targets);
-        let deadline = now + ring_timeout;
-        self.ring_deadlines.push(Reverse((deadline, id.clone())));
-        if let Some(call) = self.calls.get_mut(id) {
-            call.branches = branches;
-            call.callee_call_id = callee_call_id;
-            call.phase = Phase::Transferring;
-            call.ring_deadline = Some(deadline);
+        if !self.ring(
+            id,
+            targets,
+            Some(ring_timeout),
+            OfferKind::Transfer,
+            media,
+            now,
+        ) {
+            self.hang_up(
+                id,
+                EndCause::TransferFailed,
+                HangupBy::System,
+                None,
+                media,
+                now,
+            );
         }
     }
 
@@ -581,7 +707,7 @@ impl B2bua {
                         now,
                     );
                 }
-                Some(Phase::Transferring) => {
+                Some(Phase::Offering(_)) => {
                     let cause = EndCause::TransferFailed;
                     self.hang_up(&id, cause, HangupBy::System, None, media, now);
                 }
@@ -703,9 +829,16 @@ impl B2bua {
                 if call.phase == Phase::Ringing && settled {
                     let (status, cause) = final_for_caller(call);
                     self.fail_unanswered(id, status, cause, HangupBy::Callee, media, now);
-                } else if call.phase == Phase::Transferring && settled {
+                } else if call.phase == Phase::Offering(OfferKind::Transfer) && settled {
                     let cause = EndCause::TransferFailed;
                     self.hang_up(id, cause, HangupBy::System, None, media, now);
+                } else if call.phase == Phase::Offering(OfferKind::Queue) && settled {
+                    call.phase = Phase::Queued;
+                    self.event(CallEvent::OfferFailed {
+                        call: id.clone(),
+                        status: resp.status,
+                        at: now,
+                    });
                 }
             }
         }
@@ -751,8 +884,8 @@ impl B2bua {
             self.send(id, Purpose::Ignore, bye, peer);
             return;
         }
-        if call.phase == Phase::Transferring {
-            self.on_transfer_answered(id, n, dialog, peer, resp, media, now);
+        if let Phase::Offering(kind) = call.phase {
+            self.on_offer_answered(id, n, kind, dialog, peer, resp, media, now);
             return;
         }
         branch.state = BranchState::Answered;
@@ -804,10 +937,11 @@ impl B2bua {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn on_transfer_answered(
+    fn on_offer_answered(
         &mut self,
         id: &CallId,
         n: usize,
+        kind: OfferKind,
         mut dialog: Dialog,
         peer: Peer,
         resp: &Response,
@@ -841,10 +975,18 @@ impl B2bua {
         for (cancel, peer) in cancels {
             self.send(id, Purpose::Ignore, cancel, peer);
         }
-        self.event(CallEvent::Transferred {
-            call: id.clone(),
-            sip_call_id,
-            at: now,
+        self.event(match kind {
+            OfferKind::Transfer => CallEvent::Transferred {
+                call: id.clone(),
+                sip_call_id,
+                at: now,
+            },
+            OfferKind::Queue => CallEvent::Answered {
+                call: id.clone(),
+                sip_call_id,
+                target: n,
+                at: now,
+            },
         });
     }
 

@@ -48,6 +48,11 @@ impl MediaPlane for FakeMedia {
     fn reanswer(&mut self, _: &CallId, from: Leg, a: &[u8]) -> Result<Vec<u8>, MediaFailure> {
         Ok(format!("REANSWER-{}-{}", from.as_str(), String::from_utf8_lossy(a)).into_bytes())
     }
+    fn park(&mut self, call: &CallId, offer: &[u8]) -> Result<Vec<u8>, MediaFailure> {
+        assert_eq!(offer, b"OFFER");
+        self.opened.push(call.clone());
+        Ok(b"PARK-ANSWER".to_vec())
+    }
     fn retarget(&mut self, _: &CallId) -> Result<Vec<u8>, MediaFailure> {
         Ok(b"RETARGET-OFFER".to_vec())
     }
@@ -742,4 +747,153 @@ fn only_the_callee_may_transfer() {
         Output::Respond { key: k, response } if *k == key && response.status == 403
     )));
     assert!(transfer_requested(&h).is_none());
+}
+
+fn queued_call() -> (Harness, CallId) {
+    let invite = request(INVITE);
+    let key = TxKey::for_incoming_request(&invite).unwrap();
+    let mut h = Harness {
+        b2bua: B2bua::new(config()),
+        media: FakeMedia::default(),
+        out: Vec::new(),
+        caller_key: key.clone(),
+        invite: invite.clone(),
+    };
+    let id = CallId::generate();
+    h.b2bua.new_call(
+        id.clone(),
+        key,
+        invite,
+        peer("192.0.2.10:5070"),
+        Target::Queue {
+            label: "queue:sales".into(),
+            queue: "sales".into(),
+        },
+        &mut h.media,
+        t(0),
+    );
+    h.drain();
+    (h, id)
+}
+
+fn events_named(h: &Harness, name: &str) -> usize {
+    h.out
+        .iter()
+        .filter(|o| match o {
+            Output::Event(e) => format!("{e:?}").starts_with(name),
+            _ => false,
+        })
+        .count()
+}
+
+#[test]
+fn a_queue_call_is_answered_by_us_and_waits_for_an_offer() {
+    let (mut h, id) = queued_call();
+    assert_eq!(h.caller_responses(), vec![100, 200]);
+    let ok = h
+        .out
+        .iter()
+        .find_map(|o| match o {
+            Output::Respond { response, .. } if response.status == 200 => Some(response.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(ok.body, b"PARK-ANSWER");
+    assert_eq!(events_named(&h, "Queued"), 1);
+    assert!(h.callee_invites().is_empty());
+    assert_eq!(
+        h.b2bua.poll_timeout(),
+        None,
+        "the ACD keeps the clock of queued calls"
+    );
+
+    assert!(
+        h.b2bua
+            .offer(&id, vec![target("192.0.2.20:5080")], &mut h.media, t(1000))
+    );
+    h.drain();
+    let (invite, _) = h.callee_invites()[0].clone();
+    assert_eq!(invite.body, b"RETARGET-OFFER");
+    assert!(
+        !h.b2bua
+            .offer(&id, vec![target("192.0.2.21:5080")], &mut h.media, t(1001)),
+        "one offer at a time"
+    );
+    h.callee_says(&invite, 200, "agent", b"NEW-ANSWER");
+    assert!(
+        h.out
+            .iter()
+            .any(|o| matches!(o, Output::Event(CallEvent::Answered { target: 0, .. })))
+    );
+    assert_eq!(
+        h.caller_responses(),
+        vec![100, 200],
+        "the caller hears nothing new"
+    );
+
+    // The agent hangs up: the caller gets BYE.
+    let bye = callee_request(&invite, "BYE", 1, "");
+    let bye = {
+        let mut b = bye;
+        b.headers
+            .set("From", "<sip:1001@switchboard.local>;tag=agent");
+        b
+    };
+    let key = TxKey::for_incoming_request(&bye).unwrap();
+    h.b2bua.handle_request(key, bye, &mut h.media, t(60_000));
+    h.drain();
+    assert_eq!(h.sent(Method::Bye)[0].1.addr.to_string(), "192.0.2.10:5070");
+    assert_eq!(
+        h.ended(),
+        vec![(EndCause::NormalClearing, None, HangupBy::Callee)]
+    );
+}
+
+#[test]
+fn a_failed_offer_leaves_the_call_waiting_and_a_cancelled_one_too() {
+    let (mut h, id) = queued_call();
+    h.b2bua
+        .offer(&id, vec![target("192.0.2.20:5080")], &mut h.media, t(1000));
+    h.drain();
+    let (first, _) = h.callee_invites()[0].clone();
+    h.callee_says(&first, 486, "busy", b"");
+    assert_eq!(events_named(&h, "OfferFailed"), 1);
+    assert!(h.ended().is_empty());
+
+    assert!(
+        h.b2bua
+            .offer(&id, vec![target("192.0.2.21:5080")], &mut h.media, t(2000))
+    );
+    h.drain();
+    h.b2bua.cancel_offer(&id);
+    h.drain();
+    assert_eq!(h.sent(Method::Cancel).len(), 1);
+    assert!(
+        h.b2bua
+            .offer(&id, vec![target("192.0.2.22:5080")], &mut h.media, t(3000))
+    );
+    h.drain();
+    assert_eq!(h.callee_invites().len(), 3);
+
+    // The caller gives up while the third agent rings: CANCEL it, the call ends.
+    let ok = h
+        .out
+        .iter()
+        .find_map(|o| match o {
+            Output::Respond { key, response } if *key == h.caller_key && response.status == 200 => {
+                Some(response.clone())
+            }
+            _ => None,
+        })
+        .unwrap();
+    let bye = h.caller_in_dialog(&ok, "BYE", 2, "");
+    let key = TxKey::for_incoming_request(&bye).unwrap();
+    h.b2bua.handle_request(key, bye, &mut h.media, t(4000));
+    h.drain();
+    assert_eq!(h.sent(Method::Cancel).len(), 2);
+    assert_eq!(
+        h.ended(),
+        vec![(EndCause::NormalClearing, None, HangupBy::Caller)]
+    );
+    assert_eq!(h.media.closed, vec![id]);
 }

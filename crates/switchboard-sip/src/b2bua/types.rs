@@ -77,6 +77,9 @@ pub enum Target {
         /// Give up ringing after this long (no answer); `None` uses the configured default.
         ring_timeout: Option<Duration>,
     },
+    /// Answer the call ourselves and hold it (music on hold) until [`super::B2bua::offer`]
+    /// rings an agent: a queue call, distributed by the ACD.
+    Queue { label: String, queue: String },
     /// Refuse the call with `status` (e.g. 404 unknown number, 480 not registered).
     Reject {
         label: String,
@@ -194,6 +197,18 @@ pub enum CallEvent {
         target: usize,
         at: Timestamp,
     },
+    /// The call was answered by us and waits in `queue` for an agent.
+    Queued {
+        call: CallId,
+        queue: String,
+        at: Timestamp,
+    },
+    /// Every target of an [`super::B2bua::offer`] refused or failed (the call waits on).
+    OfferFailed {
+        call: CallId,
+        status: u16,
+        at: Timestamp,
+    },
     /// The callee asked (REFER) to hand the caller over to `target` (the Refer-To user part);
     /// the driver routes it and calls [`super::B2bua::transfer`].
     TransferRequested {
@@ -267,6 +282,9 @@ pub trait MediaPlane {
     fn retarget(&mut self, call: &CallId) -> Result<Vec<u8>, MediaFailure>;
     /// The new callee answered the retarget offer.
     fn retarget_answer(&mut self, call: &CallId, answer: &[u8]) -> Result<(), MediaFailure>;
+    /// A queue call: answer the caller's offer ourselves (the relay plays music on hold to the
+    /// caller until a callee is connected with [`MediaPlane::retarget`]).
+    fn park(&mut self, call: &CallId, caller_offer: &[u8]) -> Result<Vec<u8>, MediaFailure>;
     /// The call is over: release its ports and finish its recording.
     fn close(&mut self, call: &CallId);
 }

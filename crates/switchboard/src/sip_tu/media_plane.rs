@@ -186,15 +186,13 @@ impl RelayPlane {
         Ok(())
     }
 
-    fn session(&mut self, call: &CallId) -> Result<&mut Session, MediaFailure> {
-        self.sessions
-            .get_mut(call)
-            .ok_or_else(|| failure(500, "Server Internal Error (no media for this call)"))
-    }
-}
-
-impl MediaPlane for RelayPlane {
-    fn open(&mut self, call: &CallId, caller_offer: &[u8]) -> Result<Vec<u8>, MediaFailure> {
+    /// The relay (and recording) of a new call, with leg A's offer kept and both legs' local
+    /// media offering the codecs the caller offered.
+    fn start_session(
+        &mut self,
+        call: &CallId,
+        caller_offer: &[u8],
+    ) -> Result<&mut Session, MediaFailure> {
         let offer_a = parse(caller_offer, "the offer")?;
         let laws = offered_laws(&offer_a);
         if laws.is_empty() {
@@ -216,38 +214,54 @@ impl MediaPlane for RelayPlane {
             failure(503, "Service Unavailable (no media ports)")
         })?;
         let session_id = u64::try_from(now.as_millis()).unwrap_or(1);
-        let mut local_a = LocalMedia::new(
-            self.settings.address,
-            relay.local_rtp_port(LegId::A),
-            session_id,
-        );
-        local_a.codecs = laws.clone();
-        let mut local_b = LocalMedia::new(
-            self.settings.address,
-            relay.local_rtp_port(LegId::B),
-            session_id.wrapping_add(1),
-        );
-        local_b.codecs = laws;
-        let offer_b = create_offer(&local_b);
-        let bytes = offer_b.to_string().into_bytes();
-        self.sessions.insert(
-            call.clone(),
-            Session {
-                relay,
-                legs: [
-                    LegSdp {
-                        local: local_a,
-                        offer: Some(offer_a),
-                    },
-                    LegSdp {
-                        local: local_b,
-                        offer: Some(offer_b),
-                    },
-                ],
-                recorded,
+        let local = |leg, id| {
+            let mut m = LocalMedia::new(self.settings.address, relay.local_rtp_port(leg), id);
+            m.codecs = laws.clone();
+            m
+        };
+        let legs = [
+            LegSdp {
+                local: local(LegId::A, session_id),
+                offer: Some(offer_a),
             },
-        );
-        Ok(bytes)
+            LegSdp {
+                local: local(LegId::B, session_id.wrapping_add(1)),
+                offer: None,
+            },
+        ];
+        let session = Session {
+            relay,
+            legs,
+            recorded,
+        };
+        Ok(self.sessions.entry(call.clone()).or_insert(session))
+    }
+
+    fn session(&mut self, call: &CallId) -> Result<&mut Session, MediaFailure> {
+        self.sessions
+            .get_mut(call)
+            .ok_or_else(|| failure(500, "Server Internal Error (no media for this call)"))
+    }
+}
+
+impl MediaPlane for RelayPlane {
+    fn open(&mut self, call: &CallId, caller_offer: &[u8]) -> Result<Vec<u8>, MediaFailure> {
+        let s = self.start_session(call, caller_offer)?;
+        let offer_b = create_offer(&s.legs[1].local);
+        s.legs[1].offer = Some(offer_b.clone());
+        Ok(offer_b.to_string().into_bytes())
+    }
+
+    fn park(&mut self, call: &CallId, caller_offer: &[u8]) -> Result<Vec<u8>, MediaFailure> {
+        let s = self.start_session(call, caller_offer)?;
+        let offer_a = s.legs[0]
+            .offer
+            .take()
+            .ok_or_else(|| failure(500, "no offer"))?;
+        let (answer_a, na) = create_answer(&offer_a, &s.legs[0].local)
+            .map_err(|e| failure(e.sip_status(), format!("Not Acceptable Here ({e})")))?;
+        s.relay.configure_leg(LegId::A, LegConfig::from(&na));
+        Ok(answer_a.to_string().into_bytes())
     }
 
     fn answer(&mut self, call: &CallId, callee_answer: &[u8]) -> Result<Vec<u8>, MediaFailure> {

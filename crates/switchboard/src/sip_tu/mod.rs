@@ -329,6 +329,14 @@ impl SipTu {
                     at,
                 });
             }
+            // Queue calls are routed to the ACD once it is wired in (issue 7); until then the
+            // dial plan refuses queue numbers and these do not occur.
+            CallEvent::Queued { call, queue, .. } => {
+                tracing::info!(%call, %queue, "call waiting in queue");
+            }
+            CallEvent::OfferFailed { call, status, .. } => {
+                tracing::info!(%call, status, "offer to an agent failed");
+            }
             CallEvent::TransferRequested { call, target, .. } => {
                 self.transfers.push((call, target));
             }
