@@ -1,13 +1,13 @@
 //! Storage for Switchboard.
 //!
 //! One set of queries runs on both engines through sqlx's `Any` driver: SQLite (the embedded
-//! default, a file under `var/`) and PostgreSQL (several nodes sharing one database). The two
-//! engines have their own migrations (`migrations/{sqlite,postgres}`); the schema keeps to types
-//! both share (TEXT, BIGINT; times as milliseconds since the epoch, flags as 0/1) so a query
+//! default, a file under `var/`) and PostgreSQL (several nodes sharing one database). Both engines
+//! run the same migrations (`migrations/`): the schema keeps to types both share (TEXT, BIGINT; times as milliseconds since the epoch, flags as 0/1) so a query
 //! written once is correct on both, and the test suite runs every repository test on both.
 //!
 //! One module per aggregate; each function is one query or one transaction.
 
+pub mod acd;
 pub mod audit;
 pub mod backup;
 pub mod calls;
@@ -17,6 +17,7 @@ mod error;
 pub mod outbox;
 pub mod recordings;
 pub mod sip;
+pub mod tasks;
 pub mod tenants;
 pub mod testing;
 pub mod tickets;

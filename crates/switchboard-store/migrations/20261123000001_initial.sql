@@ -1,5 +1,5 @@
--- Switchboard initial schema (SQLite). Times are BIGINT milliseconds since the Unix epoch (UTC);
--- flags are BIGINT 0/1 so the same queries run unchanged on PostgreSQL. Every row carries its
+-- Switchboard initial schema, one text for SQLite and PostgreSQL. Times are BIGINT milliseconds
+-- since the Unix epoch (UTC); flags are BIGINT 0/1 so the same queries run on both engines. Every row carries its
 -- tenant_id and every query filters by it.
 
 CREATE TABLE tenants (
