@@ -21,17 +21,9 @@ source tests/lib/common.sh
 DOMAIN=e2e.switchboard.test
 PASSWORD="right-horse-7"
 source tests/e2e/lib/sip_server.sh
-ensure_apt sqlite3 sqlite3
-
-RTP_MIN=$(( ( $(free_port) % 2000 ) * 2 + 30000 ))
-export SWITCHBOARD_RTP__PORT_MIN=$RTP_MIN
-export SWITCHBOARD_RTP__PORT_MAX=$(( RTP_MIN + 99 ))
-export SWITCHBOARD_TRUNK__INBOUND_FROM='["127.0.0.1"]'
+call_setup 3
 export SWITCHBOARD_CALLS__RING_TIMEOUT_SECS=3
-
 PHONE_PORT=$(free_port)
-python3 "$RTP_TOOLS" tone-pcap 440 3 "$WORK/caller.pcap"
-python3 "$RTP_TOOLS" tone-pcap 1000 3 "$WORK/agent.pcap"
 
 echo "$PASSWORD" | "$BIN" user add alice --role agent --extension 1001 --password-stdin >/dev/null
 echo "$PASSWORD" | "$BIN" user add bob --role agent --extension 1002 --password-stdin >/dev/null

@@ -12,17 +12,9 @@ source tests/lib/common.sh
 DOMAIN=e2e.switchboard.test
 PASSWORD="right-horse-7"
 source tests/e2e/lib/sip_server.sh
-ensure_apt sqlite3 sqlite3
-
-RTP_MIN=$(( ( $(free_port) % 2000 ) * 2 + 30000 ))
-export SWITCHBOARD_RTP__PORT_MIN=$RTP_MIN
-export SWITCHBOARD_RTP__PORT_MAX=$(( RTP_MIN + 99 ))
-export SWITCHBOARD_TRUNK__INBOUND_FROM='["127.0.0.1"]'
+call_setup 20
 CALLS=3
-
 PHONE_PORT=$(free_port)
-python3 "$RTP_TOOLS" tone-pcap 440 20 "$WORK/caller.pcap"
-python3 "$RTP_TOOLS" tone-pcap 1000 20 "$WORK/agent.pcap"
 echo "$PASSWORD" | "$BIN" user add alice --role agent --extension 1001 --password-stdin >/dev/null
 start_server
 LPORT=$PHONE_PORT sipp_run register register.xml -s 1001 -au 1001 -ap "$PASSWORD" -set expires 300 ||

@@ -76,6 +76,19 @@ expect_scenario() {
   echo "$WORK/uac_expect_$1.xml"
 }
 
+# call_setup SECONDS: what the call suites share — a private RTP port range, SIPp's address
+# trusted as the trunk (its INVITEs need no digest), a caller tone (440 Hz) and an agent tone
+# (1000 Hz) of SECONDS as pcaps in the working directory, the sqlite3 client for CDR checks.
+call_setup() {
+  ensure_apt sqlite3 sqlite3
+  RTP_MIN=$(( ( $(free_port) % 2000 ) * 2 + 30000 ))
+  export SWITCHBOARD_RTP__PORT_MIN=$RTP_MIN
+  export SWITCHBOARD_RTP__PORT_MAX=$(( RTP_MIN + 99 ))
+  export SWITCHBOARD_TRUNK__INBOUND_FROM='["127.0.0.1"]'
+  python3 "$RTP_TOOLS" tone-pcap 440 "$1" "$WORK/caller.pcap"
+  python3 "$RTP_TOOLS" tone-pcap 1000 "$1" "$WORK/agent.pcap"
+}
+
 token() {
   curl -fs -X POST "127.0.0.1:$HTTP_PORT/api/v1/auth/login" -H 'Content-Type: application/json' \
     -d "{\"username\":\"boss\",\"password\":\"$PASSWORD\"}" |
