@@ -4,6 +4,7 @@
 //! and `now` in, and sends what comes out. Modules:
 //! - [`sdp`]: parse/serialise SDP and run the RFC 3264 offer/answer for audio.
 //! - [`g711`]: μ-law and A-law.
+//! - [`playout`]: audio the bridge plays itself (music on hold, prompts, tones).
 //! - [`dtmf`]: RFC 4733 telephone-event decoding and encoding.
 //! - [`stats`]: per-stream receive statistics (loss, RFC 3550 jitter).
 //! - [`bridge`]: the two-leg RTP relay of one call (latching, PT mapping, hold, timeout).
@@ -13,6 +14,7 @@
 pub mod bridge;
 pub mod dtmf;
 pub mod g711;
+pub mod playout;
 pub mod ports;
 pub mod relay;
 pub mod sdp;

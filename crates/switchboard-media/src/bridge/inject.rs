@@ -116,8 +116,8 @@ impl Bridge {
         Ok(())
     }
 
-    /// The next packet the bridge itself sends that is due at `now`.
-    pub fn poll_transmit(&mut self, now: Timestamp) -> Option<Transmit> {
+    /// The next DTMF packet the bridge sends that is due at `now`.
+    pub(super) fn poll_dtmf(&mut self, now: Timestamp) -> Option<Transmit> {
         loop {
             let job = self.dtmf_out.0.front()?;
             if job.next >= job.packets.len() {

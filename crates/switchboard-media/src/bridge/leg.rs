@@ -208,6 +208,48 @@ impl OutStream {
         st.seq_delta = st.seq_delta.wrapping_add(1);
         (st.ssrc, seq, ts)
     }
+
+    /// The timestamp this stream has reached at `at`, if it has started: where a stream the
+    /// bridge originates (a playout) begins so that it continues what the peer heard.
+    pub(super) fn ts_at(&self, clock_rate: u32, at: Timestamp) -> Option<u32> {
+        let st = self.state.as_ref()?;
+        let mut step = advance(st.last_at, at, clock_rate);
+        if st.source_ssrc.is_some() {
+            // The last packet was relayed and `last_ts` is its start; its length is unknown
+            // here, so assume the usual 20 ms rather than overlap it.
+            step = step.max(clock_rate / 50);
+        }
+        Some(st.last_ts.wrapping_add(step))
+    }
+
+    /// Numbers for an audio frame the bridge sends itself with timestamp `ts`, covering
+    /// `samples` and ending at `end_at`: the next sequence number and the stream's SSRC. The
+    /// high-water marks move to the end of the frame, and the relayed source is forgotten, so
+    /// the next relayed packet (even from the source heard before) continues after the frame.
+    pub(super) fn inject_frame(
+        &mut self,
+        seed_ssrc: u32,
+        ts: u32,
+        samples: u32,
+        end_at: Timestamp,
+    ) -> (u32, u16) {
+        let st = self.state.get_or_insert(OutState {
+            ssrc: seed_ssrc,
+            source_ssrc: None,
+            seq_delta: 0,
+            ts_delta: 0,
+            last_seq: 0,
+            last_ts: ts,
+            last_at: end_at,
+        });
+        let seq = st.last_seq.wrapping_add(1);
+        st.last_seq = seq;
+        st.seq_delta = st.seq_delta.wrapping_add(1);
+        st.last_ts = ts.wrapping_add(samples);
+        st.last_at = end_at;
+        st.source_ssrc = None;
+        (st.ssrc, seq)
+    }
 }
 
 /// RTP units of wall time from `since` to `now`, at least 1.

@@ -46,15 +46,17 @@
 //!     assert!(matches!(event, MediaEvent::Latched { .. }));
 //! }
 //! // Timer: sleep until `poll_timeout()`, then `handle_timeout(now)`; send what
-//! // `poll_transmit(now)` yields (DTMF the bridge originates).
+//! // `poll_transmit(now)` yields (DTMF and audio the bridge originates).
 //! assert!(bridge.poll_timeout().is_some());
 //! ```
 
 mod inject;
 mod leg;
+mod playout;
 
 pub use inject::{SendDtmfError, Transmit};
 pub use leg::{DropCounts, LegConfig, LegStats};
+pub use playout::StartPlayoutError;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -215,6 +217,12 @@ pub enum MediaEvent {
         /// Why.
         cause: MediaTimeoutCause,
     },
+    /// A source played once to `leg` ([`Bridge::start_playout`] without loop) has ended: its
+    /// last frame is out. Not sent when the playout was stopped or taken over by relayed media.
+    PlayoutFinished {
+        /// The leg it was played to.
+        leg: LegId,
+    },
 }
 
 /// Decoded audio of one packet, for the recorder: `(channel, rtp_timestamp, &samples)`.
@@ -237,6 +245,7 @@ pub struct Bridge {
     events: VecDeque<MediaEvent>,
     audio: VecDeque<AudioFrame>,
     dtmf_out: inject::DtmfQueue,
+    playouts: playout::Playouts,
 }
 
 /// RTCP packet types 200-204 (and 192-223 generally) sit where RTP keeps marker + PT
@@ -254,6 +263,7 @@ impl Bridge {
             events: VecDeque::new(),
             audio: VecDeque::new(),
             dtmf_out: inject::DtmfQueue::default(),
+            playouts: playout::Playouts::default(),
         }
     }
 
@@ -393,6 +403,11 @@ impl Bridge {
             self.leg_mut(to).out.unmap_newest(out_seq);
             self.leg_mut(leg).stats.dropped.replaced_by_dtmf += 1;
             return None;
+        }
+        if self.playouts.stop(to) {
+            // Real media for that peer has arrived: it replaces our music at once, continuing
+            // the numbering the music left (see `playout`).
+            tracing::debug!(?to, "playout taken over by relayed media");
         }
         if let Some((from_law, to_law)) = transcode {
             from_law.transcode_in_place(to_law, payload);
@@ -542,7 +557,14 @@ impl Bridge {
             .iter()
             .filter_map(|l| l.timeout_at(timeout))
             .chain(self.dtmf_out.next_due())
+            .chain(self.playouts.next_due())
             .min()
+    }
+
+    /// The next packet the bridge itself sends that is due at `now`: its own DTMF, then
+    /// playout frames ([`Bridge::start_playout`]). Call until `None`.
+    pub fn poll_transmit(&mut self, now: Timestamp) -> Option<Transmit> {
+        self.poll_dtmf(now).or_else(|| self.poll_playout(now))
     }
 
     /// The next event for call control.

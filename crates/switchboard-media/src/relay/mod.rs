@@ -9,7 +9,10 @@
 //!                             │ timer ─▶ handle_timeout             │ ──AudioFrame──▶ sink
 //!                             └─────────────────────────────────────┘
 //! ```
-//! The logic stays in [`Bridge`] (and the sink); this module only moves bytes and time.
+//! The logic stays in [`Bridge`] (and the sink); this module only moves bytes and time. What
+//! the bridge originates itself (DTMF, music on hold and prompts from [`MediaCall::play`]) is
+//! sent when the timer says it is due. A call may run with only leg A configured (a caller
+//! waiting for an agent): A's packets are dropped and counted, its media timeout still runs.
 //!
 //! [`Bridge`]: crate::bridge::Bridge
 
@@ -32,6 +35,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::bridge::{Bridge, BridgeConfig, LegConfig, LegId, LegStats, MediaEvent};
+use crate::playout::PlayoutSource;
 use crate::ports::{PortAllocator, PortError};
 use crate::sdp::Direction;
 use task::{Command, RelayTask, TaskOutput};
@@ -218,6 +222,24 @@ impl<S: AudioSink> MediaCall<S> {
             digit,
             duration,
         });
+    }
+
+    /// Plays `source` to `leg` (music on hold while only leg A is connected, a prompt), in the
+    /// stream already going to that leg; `looped` repeats it until [`MediaCall::stop_playout`]
+    /// or until media relayed from the other leg reaches `leg`, which takes over at once. A
+    /// once-played source ends with [`MediaEvent::PlayoutFinished`]. The source is shared, not
+    /// copied. A leg not configured yet or without G.711 is logged and ignored.
+    pub fn play(&self, leg: LegId, source: Arc<PlayoutSource>, looped: bool) {
+        self.send(Command::Play {
+            leg,
+            source,
+            looped,
+        });
+    }
+
+    /// Stops what [`MediaCall::play`] plays to `leg` (no event).
+    pub fn stop_playout(&self, leg: LegId) {
+        self.send(Command::StopPlayout(leg));
     }
 
     /// Mutes the recording from now on.

@@ -16,6 +16,7 @@ use super::RelayEvent;
 use super::bind::PortLease;
 use super::sink::AudioSink;
 use crate::bridge::{Bridge, LegConfig, LegId, LegStats, Socket};
+use crate::playout::PlayoutSource;
 use crate::sdp::Direction;
 
 /// Largest datagram taken in; RTP over UDP on an Ethernet path stays well below this.
@@ -38,6 +39,12 @@ pub(super) enum Command {
         digit: char,
         duration: Duration,
     },
+    Play {
+        leg: LegId,
+        source: Arc<PlayoutSource>,
+        looped: bool,
+    },
+    StopPlayout(LegId),
     PauseRecording,
     ResumeRecording,
     Stop,
@@ -103,6 +110,14 @@ impl<S: AudioSink> RelayTask<S> {
     }
 
     pub(super) async fn run(mut self) -> TaskOutput<S> {
+        // tokio knows a new socket is writable only after its reactor has polled it once; until
+        // then `try_send_to` says WouldBlock, and the first frame played right after the start
+        // would be lost.
+        for socket in self.sockets.iter().flatten() {
+            if let Err(e) = socket.writable().await {
+                tracing::debug!(call = self.call, %e, "socket writability failed");
+            }
+        }
         let mut timer: Pin<Box<Sleep>> = Box::pin(tokio::time::sleep(IDLE_WAIT));
         // The deadline the timer is set for; `None` = must be set (at start, and after it fired,
         // since a fired `Sleep` stays ready).
@@ -176,6 +191,18 @@ impl<S: AudioSink> RelayTask<S> {
                 if let Err(e) = self.bridge.send_dtmf(toward, digit, duration, now) {
                     tracing::warn!(call = self.call, ?toward, %e, "DTMF not sent");
                 }
+            }
+            Command::Play {
+                leg,
+                source,
+                looped,
+            } => {
+                if let Err(e) = self.bridge.start_playout(leg, source, looped, now) {
+                    tracing::warn!(call = self.call, ?leg, %e, "playout not started");
+                }
+            }
+            Command::StopPlayout(leg) => {
+                self.bridge.stop_playout(leg);
             }
             Command::PauseRecording => {
                 if let Some(sink) = self.sink.as_mut() {
