@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use switchboard_core::{AgentId, CallId, E164, QueueId, Timestamp};
+use switchboard_core::{AgentId, CallId, QueueId, Timestamp};
 
 use crate::agent::{NotReadyReason, StateChange};
 use crate::config::{Member, QueueConfig, Skill};
@@ -14,7 +14,8 @@ use crate::config::{Member, QueueConfig, Skill};
 pub struct NewCall {
     pub call: CallId,
     pub queue: QueueId,
-    pub caller: E164,
+    /// The number to call back: E.164 for outside callers, an extension for internal ones.
+    pub caller: String,
     /// Higher is served first; calls of equal priority are served in arrival order.
     #[serde(default)]
     pub priority: u8,
@@ -25,11 +26,15 @@ pub struct NewCall {
 
 impl NewCall {
     /// A normal-priority call that needs no skills.
-    pub fn new(call: impl Into<CallId>, queue: impl Into<QueueId>, caller: E164) -> Self {
+    pub fn new(
+        call: impl Into<CallId>,
+        queue: impl Into<QueueId>,
+        caller: impl Into<String>,
+    ) -> Self {
         NewCall {
             call: call.into(),
             queue: queue.into(),
-            caller,
+            caller: caller.into(),
             priority: 0,
             skills: BTreeMap::new(),
         }
@@ -182,7 +187,7 @@ pub enum Output {
     /// Create a call-back task at once.
     CallbackTaskNeeded {
         call: CallId,
-        caller: E164,
+        caller: String,
         owner: TaskOwner,
         reason: CallbackReason,
         at: Timestamp,

@@ -10,14 +10,14 @@
 //!
 //! ```
 //! use switchboard_acd::{Acd, AcdSettings, Input, Member, NewCall, Output, QueueConfig};
-//! use switchboard_core::{E164, Timestamp};
+//! use switchboard_core::Timestamp;
 //!
 //! let t0 = Timestamp::from_secs(1_000);
 //! let mut acd = Acd::new(AcdSettings::default()).unwrap();
 //! acd.handle(Input::ConfigureQueue { queue: "sales".into(), config: QueueConfig::default() }, t0).unwrap();
 //! acd.handle(Input::AddMember { queue: "sales".into(), member: Member::new("a1", "paris") }, t0).unwrap();
 //! acd.handle(Input::AgentLogin { agent: "a1".into(), ready: true }, t0).unwrap();
-//! let caller = E164::parse("+8613812345678").unwrap();
+//! let caller = "+8613812345678";
 //! acd.handle(Input::CallArrived(NewCall::new("c1", "sales", caller)), t0).unwrap();
 //! let offered = std::iter::from_fn(|| acd.poll_output())
 //!     .any(|o| matches!(o, Output::Offer { agents, .. } if agents == ["a1".into()]));

@@ -5,7 +5,7 @@
 //! The server makes the pair with [`live_channel`], gives the [`LiveHandle`] to the API
 //! ([`crate::ApiState::with_live`]) and serves the [`LiveReceiver`] in its call-control loop.
 
-use switchboard_core::{CallId, TenantId};
+use switchboard_core::{CallId, TenantId, UserId};
 use tokio::sync::{mpsc, oneshot};
 
 /// What the API asks of a call in progress.
@@ -25,6 +25,31 @@ pub enum LiveCommand {
         tenant: TenantId,
         call: CallId,
     },
+    /// An agent logs in or out, becomes ready or not ready, or ends wrap-up.
+    AgentState {
+        tenant: TenantId,
+        agent: UserId,
+        action: AgentStateAction,
+    },
+    /// The live figures of the tenant's queues and agents (wallboard).
+    QueueLive { tenant: TenantId },
+}
+
+/// What an agent asks of their state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentStateAction {
+    Login { ready: bool },
+    Logout,
+    Ready,
+    NotReady { reason: String },
+    EndWrapUp,
+}
+
+/// What a command gives back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiveReply {
+    Done,
+    Json(serde_json::Value),
 }
 
 /// Why a command did not happen.
@@ -42,7 +67,7 @@ pub enum LiveError {
 }
 
 /// One command and where its answer goes.
-pub type LiveRequest = (LiveCommand, oneshot::Sender<Result<(), LiveError>>);
+pub type LiveRequest = (LiveCommand, oneshot::Sender<Result<LiveReply, LiveError>>);
 /// The call control's end of the channel.
 pub type LiveReceiver = mpsc::Receiver<LiveRequest>;
 
@@ -60,7 +85,7 @@ pub fn live_channel(depth: usize) -> (LiveHandle, LiveReceiver) {
 
 impl LiveHandle {
     /// Sends `command` and waits for the call control's answer.
-    pub async fn send(&self, command: LiveCommand) -> Result<(), LiveError> {
+    pub async fn send(&self, command: LiveCommand) -> Result<LiveReply, LiveError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .try_send((command, reply))

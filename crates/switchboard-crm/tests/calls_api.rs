@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use switchboard_core::{CallId, ManualClock, Role, TenantId, Timestamp, UserId};
-use switchboard_crm::live::{LiveCommand, LiveError, LiveHandle, live_channel};
+use switchboard_crm::live::{LiveCommand, LiveError, LiveHandle, LiveReply, live_channel};
 use switchboard_crm::password::new_token;
 use switchboard_crm::{ApiSettings, ApiState, router};
 use switchboard_store::calls::{self, CallEnd, Direction, HangupBy, NewCall};
@@ -549,12 +549,13 @@ fn fake_call_control() -> (LiveHandle, Arc<Mutex<Vec<LiveCommand>>>) {
                 LiveCommand::PauseRecording { call, .. }
                 | LiveCommand::ResumeRecording { call, .. }
                 | LiveCommand::Hangup { call, .. } => call.to_string(),
+                _ => String::new(),
             };
             let result = match (call.as_str(), &command) {
                 ("c4", LiveCommand::PauseRecording { .. }) => {
                     Err(LiveError::NotApplicable("the call is not recorded".into()))
                 }
-                ("c1" | "c4", _) => Ok(()),
+                ("c1" | "c4", _) => Ok(LiveReply::Done),
                 _ => Err(LiveError::NotInProgress),
             };
             seen.lock().unwrap().push(command);

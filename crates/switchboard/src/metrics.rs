@@ -30,6 +30,8 @@ pub struct CallMetrics {
     pub active: Gauge,
     pub ended: Family<CauseLabels, Counter>,
     pub dtmf_events: Counter,
+    /// Callers who waited past their queue's alert threshold.
+    pub wait_alerts: Counter,
     /// The SIP service puts its port allocator here when it starts.
     pub rtp_ports: Arc<OnceLock<Arc<Mutex<PortAllocator>>>>,
 }
@@ -68,6 +70,11 @@ impl Metrics {
             "dtmf_events",
             "RFC 4733 key presses seen in calls",
             calls.dtmf_events.clone(),
+        );
+        registry.register(
+            "queue_wait_alerts",
+            "Callers who waited in a queue past its alert threshold",
+            calls.wait_alerts.clone(),
         );
         registry.register_collector(Box::new(RtpPortsCollector(calls.rtp_ports.clone())));
         Arc::new(Metrics {

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use switchboard_core::{Clock, TenantId};
 use switchboard_media::bridge::BridgeConfig;
+use switchboard_media::playout::PlayoutSource;
 use switchboard_media::ports::PortAllocator;
 use switchboard_media::relay::RelayConfig;
 use switchboard_recording::Layout;
@@ -28,6 +29,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::metrics::CallMetrics;
 use crate::sip_tu::media_plane::{MediaSettings, RelayPlane};
+use crate::sip_tu::queueing::Queueing;
 use crate::sip_tu::{SipTu, SipTuParts, advertised_host, parse_source, records};
 
 /// Why the SIP service could not start.
@@ -41,6 +43,8 @@ pub enum SipServiceError {
     Algorithms(String),
     #[error("config key 'rtp.port_min': {0}")]
     Ports(#[from] switchboard_media::ports::PortError),
+    #[error("config key 'calls.music_on_hold': {0}")]
+    MusicOnHold(#[from] switchboard_media::playout::PlayoutError),
 }
 
 /// The running SIP side of the server.
@@ -80,6 +84,10 @@ impl SipService {
         registrar.restore(restored, now);
         sip_store::remove_expired_bindings(&store, now).await?;
 
+        let mut queueing = Queueing::new(&config.acd.not_ready_reasons);
+        queueing.reload(&store, now).await?;
+        queueing.restore_agents(&store, now).await?;
+
         let closed = call_store::close_open_calls(&store, None, "server-restart", now).await?;
         if closed > 0 {
             tracing::warn!(
@@ -112,6 +120,7 @@ impl SipService {
                     .calls
                     .record
                     .then(|| Layout::new(config.storage.recordings_dir.clone())),
+                music_on_hold: Arc::new(music_on_hold(config)?),
             },
             ports,
             clock.clone(),
@@ -144,6 +153,7 @@ impl SipService {
             tenants,
             metrics,
             live,
+            queueing,
         });
         let tu = tokio::spawn(tu.run(events));
         Ok(SipService {
@@ -176,6 +186,14 @@ impl SipService {
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), self.records).await;
     }
+}
+
+/// The configured music on hold, or a soft 425 Hz beep every 4 s.
+fn music_on_hold(config: &Config) -> Result<PlayoutSource, SipServiceError> {
+    if config.calls.music_on_hold.as_os_str().is_empty() {
+        return Ok(PlayoutSource::tone(425.0, 400, 3600, 4000));
+    }
+    Ok(PlayoutSource::from_wav(&config.calls.music_on_hold)?)
 }
 
 fn registrar_config(config: &Config) -> RegistrarConfig {

@@ -13,7 +13,7 @@ mod timers;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
-use switchboard_core::{AgentId, CallId, E164, QueueId, Timestamp};
+use switchboard_core::{AgentId, CallId, QueueId, Timestamp};
 
 use crate::agent::{Agent, AgentStatus, ChangeReason, TransitionError};
 use crate::config::{AcdSettings, ConfigError, Member, QueueConfig, Skill};
@@ -82,7 +82,7 @@ pub enum CallPhase {
 pub struct Call {
     pub id: CallId,
     pub queue: QueueId,
-    pub caller: E164,
+    pub caller: String,
     pub priority: u8,
     pub skills: BTreeMap<Skill, u8>,
     /// First arrival in any queue.

@@ -16,7 +16,7 @@ use crate::live::{LiveCommand, LiveError};
 const RECORDING_CONTROL: &[Role] = &[Role::Admin, Role::Supervisor, Role::Agent];
 const HANGUP: &[Role] = &[Role::Admin, Role::Supervisor];
 
-fn to_api(e: LiveError) -> ApiError {
+pub(crate) fn to_api(e: LiveError) -> ApiError {
     match e {
         LiveError::NotInProgress => ApiError::Conflict("a call in progress with this id".into()),
         LiveError::NotApplicable(m) => ApiError::bad_field("id", m),

@@ -108,8 +108,9 @@ pub struct CallsConfig {
     pub max_calls: usize,
     /// Record every bridged call (stereo WAV, left = caller, right = callee).
     pub record: bool,
-    /// Numbers answered by a queue: number → queue name.
-    pub queues: BTreeMap<String, String>,
+    /// Music on hold for callers waiting in a queue: a WAV file (16-bit PCM, any rate, mono
+    /// or stereo); empty = a soft tone every few seconds so the line never sounds dead.
+    pub music_on_hold: PathBuf,
     /// Numbers sent to a fixed SIP address over UDP, without registration: number →
     /// "ip:port" (a door phone, a legacy PBX, a test peer).
     pub static_routes: BTreeMap<String, String>,
@@ -121,7 +122,7 @@ impl Default for CallsConfig {
             ring_timeout_secs: 30,
             max_calls: 5000,
             record: true,
-            queues: BTreeMap::new(),
+            music_on_hold: PathBuf::new(),
             static_routes: BTreeMap::new(),
         }
     }

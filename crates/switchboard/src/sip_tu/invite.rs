@@ -62,10 +62,17 @@ impl SipTu {
             .unwrap_or_else(|| self.default_tenant.clone());
         let id = CallId::generate();
         self.media.set_tenant(&id, tenant.clone());
+        let caller_number = request
+            .headers
+            .from()
+            .ok()
+            .and_then(|f| f.uri.user)
+            .unwrap_or_default();
         self.facts.insert(
             id.clone(),
             CallFacts {
                 tenant,
+                caller: caller_number,
                 direction,
                 queue: route.queue,
                 agent: caller_agent.or(route.agent),
@@ -160,16 +167,22 @@ impl SipTu {
             queue: None,
             to_trunk: false,
         };
-        if let Some(queue) = self.queues.get(dialled).cloned() {
-            // The ACD takes queue calls once it is wired in (issue 7); until then they are
-            // refused with a cause that says why.
-            let mut r = reject(
-                format!("queue:{queue}"),
-                480,
-                EndCause::System("queue-unavailable"),
-            );
-            r.queue = Some(queue);
-            return Ok(r);
+        if let Some((tenant, queue)) = self.queueing.numbers.get(dialled).cloned() {
+            let local = queue
+                .as_str()
+                .split_once('/')
+                .map_or(queue.as_str(), |(_, q)| q)
+                .to_owned();
+            return Ok(Route {
+                target: Target::Queue {
+                    label: format!("queue:{local}"),
+                    queue: queue.to_string(),
+                },
+                tenant: Some(tenant),
+                agent: None,
+                queue: Some(local),
+                to_trunk: false,
+            });
         }
         if let Some(addr) = self.static_routes.get(dialled).copied() {
             return Ok(Route {

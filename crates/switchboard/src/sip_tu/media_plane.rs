@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use switchboard_core::{CallId, Clock, TenantId, Timestamp};
 use switchboard_media::bridge::{LegConfig, LegId};
+use switchboard_media::playout::PlayoutSource;
 use switchboard_media::ports::PortAllocator;
 use switchboard_media::relay::{MediaCall, RelayConfig, RelayEvent};
 use switchboard_media::sdp::{
@@ -30,6 +31,8 @@ pub(crate) struct MediaSettings {
     pub relay: RelayConfig,
     /// `None` turns recording off.
     pub recordings: Option<Layout>,
+    /// What waiting callers hear (shared by every call).
+    pub music_on_hold: Arc<PlayoutSource>,
 }
 
 /// One leg's side of offer/answer.
@@ -253,6 +256,7 @@ impl MediaPlane for RelayPlane {
     }
 
     fn park(&mut self, call: &CallId, caller_offer: &[u8]) -> Result<Vec<u8>, MediaFailure> {
+        let music = self.settings.music_on_hold.clone();
         let s = self.start_session(call, caller_offer)?;
         let offer_a = s.legs[0]
             .offer
@@ -261,6 +265,7 @@ impl MediaPlane for RelayPlane {
         let (answer_a, na) = create_answer(&offer_a, &s.legs[0].local)
             .map_err(|e| failure(e.sip_status(), format!("Not Acceptable Here ({e})")))?;
         s.relay.configure_leg(LegId::A, LegConfig::from(&na));
+        s.relay.play(LegId::A, music, true);
         Ok(answer_a.to_string().into_bytes())
     }
 

@@ -6,18 +6,20 @@
 //! database is only awaited for credential lookups (cached) and binding changes (which must be
 //! durable before the phone hears 200). Call records go to a writer task in order.
 
+mod acd_glue;
 mod invite;
 pub(crate) mod media_plane;
+pub(crate) mod queueing;
 pub(crate) mod records;
 mod register;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_core::{CallId, Clock, TenantId, Timestamp, UserId};
-use switchboard_crm::live::{LiveCommand, LiveError, LiveReceiver, LiveRequest};
+use switchboard_core::{CallId, Clock, QueueId, TenantId, Timestamp, UserId};
+use switchboard_crm::live::{LiveCommand, LiveError, LiveReceiver, LiveReply, LiveRequest};
 use switchboard_media::relay::RelayEvent;
 use switchboard_sip::auth::Authenticator;
 use switchboard_sip::b2bua::{B2bua, CallEvent, EndCause, ForkTarget, HangupBy, Output};
@@ -37,6 +39,8 @@ use records::RecordUpdate;
 #[derive(Debug)]
 struct CallFacts {
     tenant: TenantId,
+    /// The caller's number or extension (for call-back tasks).
+    caller: String,
     direction: Direction,
     queue: Option<String>,
     agent: Option<UserId>,
@@ -56,7 +60,6 @@ pub(crate) struct SipTu {
     pub realm: String,
     pub handle: SipHandle,
     pub default_tenant: TenantId,
-    pub queues: BTreeMap<String, String>,
     /// Number → fixed UDP address (`calls.static_routes`, validated at start).
     pub static_routes: HashMap<String, SocketAddr>,
     pub trunk: crate::config::TrunkConfig,
@@ -70,6 +73,9 @@ pub(crate) struct SipTu {
     /// REFERs waiting to be routed (routing may ask the store).
     transfers: Vec<(CallId, String)>,
     live: Option<LiveReceiver>,
+    pub(super) queueing: queueing::Queueing,
+    /// When queues and members are next re-read from the store.
+    next_reload: Timestamp,
 }
 
 /// Everything [`SipTu::new`] needs.
@@ -91,6 +97,8 @@ pub(crate) struct SipTuParts {
     pub metrics: crate::metrics::CallMetrics,
     /// Commands from the API on calls in progress.
     pub live: Option<LiveReceiver>,
+    /// The ACD, loaded from the store.
+    pub queueing: queueing::Queueing,
 }
 
 impl SipTu {
@@ -114,7 +122,6 @@ impl SipTu {
                 .iter()
                 .filter_map(|(n, a)| Some((n.clone(), a.parse().ok()?)))
                 .collect(),
-            queues: p.calls.queues,
             trunk: p.trunk,
             credentials: HashMap::new(),
             tenants: p.tenants,
@@ -122,17 +129,24 @@ impl SipTu {
             metrics: p.metrics,
             transfers: Vec::new(),
             live: p.live,
+            queueing: p.queueing,
+            next_reload: Timestamp::default(),
         }
     }
 
     pub async fn run(mut self, mut events: mpsc::Receiver<TuEvent>) {
         loop {
             let now = self.clock.now();
-            let wake = [self.registrar.poll_timeout(), self.b2bua.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min()
-                .map(|at| at.since(now));
+            let wake = [
+                self.registrar.poll_timeout(),
+                self.b2bua.poll_timeout(),
+                self.queueing.poll_timeout(),
+                Some(self.next_reload),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| at.since(now));
             tokio::select! {
                 event = events.recv() => match event {
                     Some(event) => self.on_event(event).await,
@@ -148,6 +162,13 @@ impl SipTu {
                     self.registrar.handle_timeout(now);
                     self.persist_bindings(None).await;
                     self.b2bua.handle_timeout(&mut self.media, now);
+                    self.queueing.handle_timeout(now);
+                    if now >= self.next_reload {
+                        self.next_reload = now + queueing::RELOAD_EVERY;
+                        if let Err(e) = self.queueing.reload(&self.store, now).await {
+                            tracing::error!(error = %e, "re-reading queues failed");
+                        }
+                    }
                     self.flush().await;
                 }
             }
@@ -208,11 +229,22 @@ impl SipTu {
         }
     }
 
-    async fn on_live(&mut self, command: LiveCommand) -> Result<(), LiveError> {
+    async fn on_live(&mut self, command: LiveCommand) -> Result<LiveReply, LiveError> {
         let (tenant, call) = match &command {
             LiveCommand::PauseRecording { tenant, call }
             | LiveCommand::ResumeRecording { tenant, call }
             | LiveCommand::Hangup { tenant, call } => (tenant, call.clone()),
+            LiveCommand::AgentState {
+                tenant,
+                agent,
+                action,
+            } => {
+                let (tenant, agent, action) = (tenant.clone(), agent.clone(), action.clone());
+                return self.on_agent_state(tenant, agent, action).await;
+            }
+            LiveCommand::QueueLive { tenant } => {
+                return Ok(LiveReply::Json(self.queue_live(tenant)));
+            }
         };
         if self.facts.get(&call).map(|f| &f.tenant) != Some(tenant) {
             return Err(LiveError::NotInProgress);
@@ -235,8 +267,9 @@ impl SipTu {
                 );
                 self.flush().await;
             }
+            LiveCommand::AgentState { .. } | LiveCommand::QueueLive { .. } => {}
         }
-        Ok(())
+        Ok(LiveReply::Done)
     }
 
     /// Ends every call (shutdown): BYE/CANCEL go out, records are closed.
@@ -253,6 +286,9 @@ impl SipTu {
     pub(super) async fn flush(&mut self) {
         loop {
             self.flush_outputs().await;
+            if self.run_acd() {
+                continue;
+            }
             let Some((call, target)) = self.transfers.pop() else {
                 break;
             };
@@ -319,8 +355,13 @@ impl SipTu {
                 call,
                 sip_call_id,
                 at,
-                ..
+                target,
             } => {
+                if let Some(agent) = self.queueing.answered(&call, target, at)
+                    && let Some(f) = self.facts.get_mut(&call)
+                {
+                    f.agent = Some(UserId::from(agent.as_str()));
+                }
                 let agent = self.facts.get(&call).and_then(|f| f.agent.clone());
                 self.record(RecordUpdate::Answered {
                     id: call,
@@ -331,11 +372,19 @@ impl SipTu {
             }
             // Queue calls are routed to the ACD once it is wired in (issue 7); until then the
             // dial plan refuses queue numbers and these do not occur.
-            CallEvent::Queued { call, queue, .. } => {
+            CallEvent::Queued { call, queue, at } => {
                 tracing::info!(%call, %queue, "call waiting in queue");
+                let caller = self
+                    .facts
+                    .get(&call)
+                    .map(|f| f.caller.clone())
+                    .unwrap_or_default();
+                self.queueing
+                    .arrived(call, QueueId::from(queue), caller, at);
             }
-            CallEvent::OfferFailed { call, status, .. } => {
+            CallEvent::OfferFailed { call, status, at } => {
                 tracing::info!(%call, status, "offer to an agent failed");
+                self.queueing.offer_failed(&call, at);
             }
             CallEvent::TransferRequested { call, target, .. } => {
                 self.transfers.push((call, target));
@@ -357,6 +406,8 @@ impl SipTu {
                 if self.facts.remove(&call).is_some() {
                     self.metrics.active.dec();
                 }
+                let dropped = matches!(cause, EndCause::MediaTimeout(_));
+                self.queueing.ended(&call, dropped, at);
                 self.metrics
                     .ended
                     .get_or_create(&crate::metrics::CauseLabels {

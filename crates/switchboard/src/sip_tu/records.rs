@@ -55,6 +55,16 @@ pub(crate) enum RecordUpdate {
         call: CallId,
         info: RecordingInfo,
     },
+    AgentState(switchboard_store::acd::AgentStateRow),
+    /// A call-back (回访) task the ACD asked for.
+    Task {
+        tenant: TenantId,
+        call: CallId,
+        phone: String,
+        reason: String,
+        owner: switchboard_store::tasks::TaskOwner,
+        due: Timestamp,
+    },
 }
 
 /// Starts the writer; it ends when every sender is dropped.
@@ -82,6 +92,8 @@ fn update_name(u: &RecordUpdate) -> &'static str {
         RecordUpdate::Ended { .. } => "call ended",
         RecordUpdate::RecordingStarted { .. } => "recording started",
         RecordUpdate::RecordingFinished { .. } => "recording finished",
+        RecordUpdate::AgentState(_) => "agent state",
+        RecordUpdate::Task { .. } => "call-back task",
     }
 }
 
@@ -169,6 +181,36 @@ async fn write(
             )
             .await?;
             recording_ids.insert(call, row.id);
+            Ok(())
+        }
+        RecordUpdate::AgentState(row) => switchboard_store::acd::record_agent_state(store, &row)
+            .await
+            .map(drop),
+        RecordUpdate::Task {
+            tenant,
+            call,
+            phone,
+            reason,
+            owner,
+            due,
+        } => {
+            let created = switchboard_store::tasks::create_task(
+                store,
+                &switchboard_store::tasks::NewTask {
+                    tenant_id: &tenant,
+                    call_id: Some(&call),
+                    customer_phone: &phone,
+                    reason: &reason,
+                    owner: &owner,
+                    due_at: due,
+                    note: None,
+                    now: due,
+                },
+            )
+            .await?;
+            if created.created {
+                tracing::info!(%call, %reason, "call-back task created");
+            }
             Ok(())
         }
         RecordUpdate::RecordingFinished { call, info } => {

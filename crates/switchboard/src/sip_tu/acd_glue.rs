@@ -1,0 +1,197 @@
+//! The call control's side of the ACD: carrying out what it asks (ring an agent's phones,
+//! stop ringing, store state changes and call-back tasks) and agents' requests from the API.
+
+use serde_json::{Value, json};
+use switchboard_acd::Output;
+use switchboard_core::{AgentId, TenantId, UserId};
+use switchboard_crm::live::{AgentStateAction, LiveError, LiveReply};
+use switchboard_sip::b2bua::ForkTarget;
+use switchboard_sip::message::Uri;
+use switchboard_sip::transaction::Peer;
+
+use super::SipTu;
+use super::queueing::{AgentAction, Queueing};
+use super::records::RecordUpdate;
+
+impl SipTu {
+    /// Carries out every pending ACD output; true if there was any (the B2BUA may then have
+    /// output of its own to send).
+    pub(super) fn run_acd(&mut self) -> bool {
+        let mut any = false;
+        while let Some(out) = self.queueing.poll_output() {
+            any = true;
+            let now = self.clock.now();
+            match out {
+                Output::Offer { call, agents, .. } => {
+                    let mut targets = Vec::new();
+                    let mut by_target = Vec::new();
+                    for agent in &agents {
+                        for t in self.phones_of(agent) {
+                            targets.push(t);
+                            by_target.push(agent.clone());
+                        }
+                    }
+                    if targets.is_empty() {
+                        tracing::info!(%call, "offered agents have no registered phone");
+                        self.queueing.offers.insert(call.clone(), agents);
+                        self.queueing.offer_failed(&call, now);
+                    } else if self.b2bua.offer(&call, targets, &mut self.media, now) {
+                        self.queueing.offers.insert(call, by_target);
+                    } else {
+                        // The call left before the ACD heard of it.
+                        self.queueing.ended(&call, false, now);
+                    }
+                }
+                Output::CancelOffer { call, reason, .. } => {
+                    tracing::debug!(%call, ?reason, "offer withdrawn");
+                    self.queueing.offers.remove(&call);
+                    self.b2bua.cancel_offer(&call);
+                }
+                Output::AgentStateChanged(change) => {
+                    tracing::info!(agent = %change.agent, to = %change.to, reason = ?change.reason, "agent state");
+                    if let Some(row) = self.queueing.state_row(&change, None) {
+                        self.record(RecordUpdate::AgentState(row));
+                    }
+                }
+                Output::WaitAlert {
+                    call,
+                    queue,
+                    waited,
+                } => {
+                    self.metrics.wait_alerts.inc();
+                    tracing::warn!(%call, %queue, waited_secs = waited.as_secs(), "caller waiting too long");
+                }
+                Output::Overflow { call, from, to } => {
+                    tracing::info!(%call, %from, %to, "call overflowed to another queue");
+                }
+                Output::OfferCallback { call, queue } => {
+                    tracing::info!(%call, %queue, "call-back offer due (prompt not played yet)");
+                }
+                Output::CallbackTaskNeeded {
+                    call,
+                    caller,
+                    owner,
+                    reason,
+                    at,
+                } => {
+                    let tenant = match &owner {
+                        switchboard_acd::TaskOwner::Queue(q) => Queueing::tenant_of_queue(q),
+                        switchboard_acd::TaskOwner::Agent(a) => {
+                            self.queueing.agents.get(a).map(|i| i.tenant.clone())
+                        }
+                    };
+                    let reason = serde_json::to_value(reason)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_else(|| "callback".into());
+                    if let Some(tenant) = tenant {
+                        self.record(RecordUpdate::Task {
+                            tenant,
+                            call,
+                            phone: caller,
+                            reason,
+                            owner: Queueing::task_owner(&owner),
+                            due: at,
+                        });
+                    }
+                }
+            }
+        }
+        any
+    }
+
+    /// The registered phones of an agent, as fork targets.
+    fn phones_of(&self, agent: &AgentId) -> Vec<ForkTarget> {
+        let Some(info) = self.queueing.agents.get(agent) else {
+            return Vec::new();
+        };
+        info.extensions
+            .iter()
+            .flat_map(|ext| {
+                let aor = Uri::sip(Some(ext), &self.realm, None).aor();
+                self.registrar.lookup(&aor).to_vec()
+            })
+            .map(|b| ForkTarget {
+                uri: b.contact.clone(),
+                peer: Peer {
+                    transport: b.transport,
+                    addr: b.source,
+                },
+                credentials: None,
+                caller_id: None,
+            })
+            .collect()
+    }
+
+    pub(super) async fn on_agent_state(
+        &mut self,
+        tenant: TenantId,
+        agent: UserId,
+        action: AgentStateAction,
+    ) -> Result<LiveReply, LiveError> {
+        let login = matches!(action, AgentStateAction::Login { .. });
+        if (login
+            || !self
+                .queueing
+                .agents
+                .contains_key(&AgentId::from(agent.as_str())))
+            && let Err(e) = self
+                .queueing
+                .refresh_agent(&self.store, &tenant, &agent)
+                .await
+        {
+            tracing::error!(error = %e, "loading an agent's phones failed");
+            return Err(LiveError::Unavailable);
+        }
+        let action = match action {
+            AgentStateAction::Login { ready } => AgentAction::Login { ready },
+            AgentStateAction::Logout => AgentAction::Logout,
+            AgentStateAction::Ready => AgentAction::Ready,
+            AgentStateAction::NotReady { reason } => AgentAction::NotReady(reason),
+            AgentStateAction::EndWrapUp => AgentAction::EndWrapUp,
+        };
+        let now = self.clock.now();
+        self.queueing
+            .agent_action(&tenant, &agent, action, now)
+            .map_err(LiveError::NotApplicable)?;
+        self.flush().await;
+        Ok(LiveReply::Done)
+    }
+
+    /// The ACD's live figures, cut to one tenant.
+    pub(super) fn queue_live(&self, tenant: &TenantId) -> Value {
+        let now = self.clock.now();
+        let live = serde_json::to_value(self.queueing.acd.live(now)).unwrap_or(Value::Null);
+        let prefix = format!("{tenant}/");
+        let queues: Vec<Value> = live["queues"]
+            .as_array()
+            .map(|qs| {
+                qs.iter()
+                    .filter(|q| {
+                        q["queue"]
+                            .as_str()
+                            .is_some_and(|id| id.starts_with(&prefix))
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let agents: Vec<Value> = live["agents"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter(|a| {
+                        a["agent"].as_str().is_some_and(|id| {
+                            self.queueing
+                                .agents
+                                .get(&AgentId::from(id))
+                                .is_some_and(|i| &i.tenant == tenant)
+                        })
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        json!({ "queues": queues, "agents": agents })
+    }
+}
