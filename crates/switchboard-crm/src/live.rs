@@ -32,7 +32,9 @@ pub enum LiveCommand {
         action: AgentStateAction,
     },
     /// The live figures of the tenant's queues and agents (wallboard).
-    QueueLive { tenant: TenantId },
+    QueueLive {
+        tenant: TenantId,
+    },
 }
 
 /// What an agent asks of their state.

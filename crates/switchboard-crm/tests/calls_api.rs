@@ -15,7 +15,9 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use switchboard_core::{CallId, ManualClock, Role, TenantId, Timestamp, UserId};
-use switchboard_crm::live::{LiveCommand, LiveError, LiveHandle, LiveReply, live_channel};
+use switchboard_crm::live::{
+    AgentStateAction, LiveCommand, LiveError, LiveHandle, LiveReply, live_channel,
+};
 use switchboard_crm::password::new_token;
 use switchboard_crm::{ApiSettings, ApiState, router};
 use switchboard_store::calls::{self, CallEnd, Direction, HangupBy, NewCall};
@@ -181,6 +183,30 @@ impl Api {
             .await
             .unwrap();
         response.status()
+    }
+
+    async fn put_json(&self, who: &str, path: &str, body: &str) -> Reply {
+        let mut req = Request::builder()
+            .method("PUT")
+            .uri(format!("/api/v1{path}"))
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(token) = self.tokens.get(who) {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(req.body(Body::from(body.to_owned())).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            bytes: bytes.to_vec(),
+        }
     }
 
     async fn get(&self, who: &str, path: &str) -> Reply {
@@ -552,6 +578,10 @@ fn fake_call_control() -> (LiveHandle, Arc<Mutex<Vec<LiveCommand>>>) {
                 _ => String::new(),
             };
             let result = match (call.as_str(), &command) {
+                (_, LiveCommand::QueueLive { .. }) => Ok(LiveReply::Json(
+                    serde_json::json!({"queues": [{"queue": "sales"}], "agents": []}),
+                )),
+                (_, LiveCommand::AgentState { .. }) => Ok(LiveReply::Done),
                 ("c4", LiveCommand::PauseRecording { .. }) => {
                     Err(LiveError::NotApplicable("the call is not recorded".into()))
                 }
@@ -640,6 +670,63 @@ async fn calls_in_progress_can_be_paused_resumed_and_hung_up(store: Store) {
     assert!(actions.contains(&"call.hangup"), "{actions:?}");
 }
 
+async fn agents_set_their_state_and_everyone_on_the_floor_sees_the_live_figures(store: Store) {
+    let (live, log) = fake_call_control();
+    let api = Api::build(store, None, Some(live)).await;
+    let put = |body: &'static str| {
+        let api = &api;
+        async move { api.put_json("agent", "/agents/me/state", body).await }
+    };
+    assert_eq!(
+        put(r#"{"state":"ready"}"#).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        put(r#"{"state":"not_ready","reason":"lunch"}"#)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let r = put(r#"{"state":"not_ready"}"#).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["error"]["field"], "reason");
+    let r = put(r#"{"state":"asleep"}"#).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["error"]["field"], "state");
+    assert_eq!(
+        api.put_json("qa", "/agents/me/state", r#"{"state":"ready"}"#)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let acme = TenantId::from("acme");
+    let agent = api.id("agent").clone();
+    let commands = log.lock().unwrap().clone();
+    assert_eq!(
+        commands,
+        vec![
+            LiveCommand::AgentState {
+                tenant: acme.clone(),
+                agent: agent.clone(),
+                action: AgentStateAction::Ready
+            },
+            LiveCommand::AgentState {
+                tenant: acme.clone(),
+                agent,
+                action: AgentStateAction::NotReady {
+                    reason: "lunch".into()
+                }
+            },
+        ]
+    );
+    let figures = api.get_json("qa", "/queues/live").await;
+    assert_eq!(figures["queues"][0]["queue"], "sales");
+    assert_eq!(
+        api.get("integrator", "/queues/live").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
 async fn without_call_control_the_commands_answer_503(store: Store) {
     let api = Api::new(store, None).await;
     five_calls(&api).await;
@@ -650,6 +737,7 @@ async fn without_call_control_the_commands_answer_503(store: Store) {
 }
 
 switchboard_store::both_engines!(
+    agents_set_their_state_and_everyone_on_the_floor_sees_the_live_figures,
     calls_in_progress_can_be_paused_resumed_and_hung_up,
     without_call_control_the_commands_answer_503,
 );

@@ -70,6 +70,16 @@ sipp_run() {
     >"$WORK/sipp-$name.out" 2>&1
 }
 
+# stop_bg PID...: stops background sipp_run jobs (the subshell, its `timeout` and its SIPp).
+stop_bg() {
+  local pid
+  for pid in "$@"; do
+    pkill -TERM -P "$pid" 2>/dev/null || true
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+}
+
 # expect_scenario CODE: a caller scenario that must end with final response CODE.
 expect_scenario() {
   sed "s/@CODE@/$1/g" "$SCEN/uac_expect.xml.in" >"$WORK/uac_expect_$1.xml"

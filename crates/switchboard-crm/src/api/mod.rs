@@ -3,6 +3,8 @@
 //! `router(state)` builds every route; the server only nests and binds it, and tests call it
 //! with `tower::ServiceExt::oneshot` against a real database.
 
+mod agent_states;
+mod agents;
 mod api_keys;
 mod auth;
 mod call_control;
@@ -12,8 +14,10 @@ pub mod customers;
 mod error;
 mod json;
 pub mod openapi;
+mod queues;
 mod recordings;
 mod registrations;
+mod tasks;
 mod tickets;
 pub mod users;
 mod webhooks;
@@ -23,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use switchboard_core::{Clock, FailureThrottle, TenantId, ThrottlePolicy};
 use switchboard_store::Store;
 
@@ -161,6 +165,26 @@ pub fn router(state: ApiState) -> Router {
         .route("/recordings/{id}", get(calls::get_recording))
         .route("/recordings/{id}/audio", get(recordings::audio))
         .route("/recordings/{id}/peaks", get(recordings::peaks))
+        .route("/queues", get(queues::list).post(queues::create))
+        .route("/queues/live", get(agents::live))
+        .route("/agents/me/state", put(agents::set_my_state))
+        .route(
+            "/queues/{id}",
+            get(queues::get_one)
+                .patch(queues::edit)
+                .delete(queues::delete),
+        )
+        .route("/queues/{id}/members", get(queues::list_members))
+        .route(
+            "/queues/{id}/members/{user_id}",
+            put(queues::put_member).delete(queues::delete_member),
+        )
+        .route("/agents/{user_id}/states", get(agent_states::state_history))
+        .route("/tasks", get(tasks::list))
+        .route("/tasks/{id}", get(tasks::get_one))
+        .route("/tasks/{id}/claim", post(tasks::claim))
+        .route("/tasks/{id}/complete", post(tasks::complete))
+        .route("/tasks/{id}/cancel", post(tasks::cancel))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/docs", get(openapi::docs_page))
         .fallback(error::not_found)

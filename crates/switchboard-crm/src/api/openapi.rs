@@ -8,7 +8,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{Content, Ref, ResponseBuilder, Server};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{api_keys, auth, call_control, calls, customer_types, customers, recordings, users};
+use super::{
+    agent_states, agents, api_keys, auth, call_control, calls, customer_types, customers, queues,
+    recordings, tasks, users,
+};
 
 /// Every error the API returns: `{"error": {"code", "message", "field"?}}`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -69,10 +72,26 @@ pub enum RoleDoc {
         call_control::pause_recording,
         call_control::resume_recording,
         call_control::hangup,
+        agents::set_my_state,
+        agents::live,
         calls::list_recordings,
         calls::get_recording,
         recordings::audio,
         recordings::peaks,
+        queues::list,
+        queues::create,
+        queues::get_one,
+        queues::edit,
+        queues::delete,
+        queues::list_members,
+        queues::put_member,
+        queues::delete_member,
+        agent_states::state_history,
+        tasks::list,
+        tasks::get_one,
+        tasks::claim,
+        tasks::complete,
+        tasks::cancel,
     ),
     components(schemas(ErrorBody, ErrorDetail, RoleDoc, customer_types::CategoryDoc)),
     modifiers(&Conventions),
@@ -82,6 +101,9 @@ pub enum RoleDoc {
         (name = "customers", description = "The customer file, notes and the screen pop"),
         (name = "calls", description = "Call detail records"),
         (name = "recordings", description = "Call recordings: metadata, audio with Range, waveform peaks"),
+        (name = "queues", description = "ACD queues, their members and agents' state history"),
+        (name = "agents", description = "Agents' own state (ready, not ready, wrap-up) and the live queue figures"),
+        (name = "tasks", description = "Call-back tasks (回访) the ACD creates for dropped and abandoned calls: list, claim, complete, cancel"),
     )
 )]
 struct ApiDoc;

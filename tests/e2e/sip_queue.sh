@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The ACD with SIPp phones (issue 7, acceptance 2): three registered agents in queue "sales"
+# (number 4000), callers dial 4000.
+# - Ten callers. Calls are answered by us (music on hold) and offered to ready agents; every call is
+#   answered by an agent whose phone answers, and both answering agents get calls.
+# - Carol's phone rings but never answers: after each ring timeout the call goes to the next
+#   agent, and after two misses Carol is set not ready with reason "missed".
+# - With nobody ready, a caller who hangs up while waiting leaves a call-back (回访) task for
+#   the queue (acceptance 2).
+# - A call cut mid-conversation (the caller's RTP stops: media timeout) leaves a call-back task
+#   owned by the agent who had answered it (acceptance 3).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+source tests/lib/common.sh
+
+DOMAIN=e2e.switchboard.test
+PASSWORD="right-horse-7"
+source tests/e2e/lib/sip_server.sh
+call_setup 20
+# A caller who stops sending RTP for 3 s is cut off (the "dropped mid-call" case below).
+export SWITCHBOARD_RTP__MEDIA_TIMEOUT_SECS=3
+
+for who in alice:1001 bob:1002 carol:1003; do
+  echo "$PASSWORD" | "$BIN" user add "${who%%:*}" --role agent --extension "${who##*:}" --password-stdin >/dev/null
+done
+echo "$PASSWORD" | "$BIN" user add boss --role supervisor --password-stdin >/dev/null
+start_server
+db() { sqlite3 "$WORK/var/switchboard.db" "$1"; }
+
+# api METHOD PATH [JSON] as USER (default boss): prints the body, fails on a non-2xx status.
+api() {
+  local method=$1 path=$2 body=${3:-} user=${AS:-boss} code
+  local token
+  token=$(curl -fs -X POST "127.0.0.1:$HTTP_PORT/api/v1/auth/login" -H 'Content-Type: application/json' \
+    -d "{\"username\":\"$user\",\"password\":\"$PASSWORD\"}" |
+    python3 -c 'import sys, json; print(json.load(sys.stdin)["token"])')
+  code=$(curl -s -o "$WORK/api.out" -w '%{http_code}' -X "$method" "127.0.0.1:$HTTP_PORT/api/v1$path" \
+    -H "Authorization: Bearer $token" ${body:+-H 'Content-Type: application/json' -d "$body"})
+  [ "${code:0:1}" = 2 ] || { echo "$method $path as $user -> $code: $(cat "$WORK/api.out")"; return 1; }
+  cat "$WORK/api.out"
+}
+user_id() { db "SELECT id FROM users WHERE username = '$1'"; }
+
+echo "== three agents' phones register"
+declare -A PORT
+for who in alice:1001 bob:1002 carol:1003; do
+  name=${who%%:*}; ext=${who##*:}
+  PORT[$name]=$(free_port)
+  LPORT=${PORT[$name]} sipp_run "register-$name" register.xml -s "$ext" -au "$ext" -ap "$PASSWORD" -set expires 300 ||
+    fail "REGISTER $ext failed"
+done
+
+echo "== queue sales (4000): ring 3 s, 2 misses, no wrap-up; the three agents are members"
+api POST /queues '{"id":"sales","name":"Sales","number":"4000","config":{"ring_timeout":3,"max_missed_offers":2,"wrap_up":0}}' >/dev/null ||
+  fail "creating the queue failed"
+for name in alice bob carol; do
+  api PUT "/queues/sales/members/$(user_id "$name")" '{"site":"hq"}' >/dev/null || fail "adding $name failed"
+  AS=$name api PUT /agents/me/state '{"state":"ready"}' >/dev/null || fail "$name could not get ready"
+done
+for _ in $(seq 1 100); do
+  members=$(api GET /queues/live | python3 -c 'import sys, json; q = json.load(sys.stdin)["queues"]; print(q[0]["members"] if q else 0)')
+  [ "$members" = 3 ] && break
+  sleep 0.1
+done
+[ "$members" = 3 ] || fail "the call control did not pick up the queue and its members"
+
+echo "== ten callers, one a second; alice and bob answer (and hang up after a moment), carol's phone only rings"
+LPORT=${PORT[alice]} sipp_run alice uas_bye.xml -m 10 -mp "$(free_port)" &
+ALICE=$!
+LPORT=${PORT[bob]} sipp_run bob uas_bye.xml -m 10 -mp "$(free_port)" &
+BOB=$!
+LPORT=${PORT[carol]} sipp_run carol uas_ring.xml -m 2 -mp "$(free_port)" &
+CAROL=$!
+sleep 0.5
+sipp_run callers uac_talk_until_bye.xml -s 4000 -m 10 -l 10 -r 1 -mp "$(free_port)" ||
+  fail "not every caller was answered by an agent (and hung up on by them)"
+wait "$CAROL" || fail "carol's phone was not rung and cancelled twice"
+stop_bg "$ALICE" "$BOB"
+answered_by=$(db "SELECT u.username, COUNT(*) FROM calls c JOIN users u ON u.id = c.agent_user_id
+                  WHERE c.queue = 'sales' AND c.answered_at IS NOT NULL GROUP BY u.username ORDER BY 1" | tr '\n' ' ')
+echo "   answered per agent: $answered_by"
+total=$(db "SELECT COUNT(*) FROM calls WHERE queue = 'sales' AND answered_at IS NOT NULL")
+[ "$total" = 10 ] || fail "expected 10 answered queue calls, got $total"
+case "$answered_by" in *alice*bob*) ;; *) fail "calls were not spread over alice and bob: $answered_by" ;; esac
+case "$answered_by" in *carol*) fail "carol never answered, yet has calls: $answered_by" ;; esac
+carol_state=$(db "SELECT status || ':' || IFNULL(reason, '') FROM agent_states WHERE agent_user_id = '$(user_id carol)'")
+[ "$carol_state" = "not_ready:missed" ] || { db "SELECT status, reason, cause FROM agent_state_log WHERE agent_user_id = '$(user_id carol)' ORDER BY at"; fail "carol should be not ready (missed), is $carol_state"; }
+
+echo "== nobody ready: a caller who gives up while waiting leaves a call-back task for the queue"
+for name in alice bob; do
+  AS=$name api PUT /agents/me/state '{"state":"not_ready","reason":"break"}' >/dev/null || fail "$name could not take a break"
+done
+sipp_run abandon uac_call.xml -s 4000 -d 1500 -mp "$(free_port)" || fail "the waiting caller's call failed"
+for _ in $(seq 1 50); do
+  tasks=$(db "SELECT owner_kind || ':' || owner_id || ':' || reason FROM callback_tasks WHERE state = 'open'")
+  [ -n "$tasks" ] && break
+  sleep 0.1
+done
+[ "$tasks" = "queue:sales:abandoned_while_waiting" ] || fail "call-back task: got [$tasks]"
+
+echo "== a call cut mid-conversation: a call-back task for the agent who had it"
+AS=alice api PUT /agents/me/state '{"state":"ready"}' >/dev/null || fail "alice could not get ready"
+LPORT=${PORT[alice]} sipp_run alice-dropped uas_answer.xml -mp "$(free_port)" &
+ALICE=$!
+# This caller sends no RTP at all: 3 s after the answer the server ends the call.
+sipp_run dropped uac_wait_bye.xml -s 4000 -mp "$(free_port)" || fail "the silent caller was not hung up on"
+wait "$ALICE" || fail "alice's phone did not get BYE for the dropped call"
+for _ in $(seq 1 50); do
+  task=$(db "SELECT owner_kind || ':' || owner_id || ':' || reason FROM callback_tasks WHERE reason = 'dropped_mid_call'")
+  [ -n "$task" ] && break
+  sleep 0.1
+done
+[ "$task" = "agent:$(user_id alice):dropped_mid_call" ] || fail "dropped-call task: got [$task]"
+
+stop_server
+echo "sip_queue: all checks passed"
