@@ -9,6 +9,9 @@
 #   the queue (acceptance 2).
 # - A call cut mid-conversation (the caller's RTP stops: media timeout) leaves a call-back task
 #   owned by the agent who had answered it (acceptance 3).
+# - kill -9 while an agent's phone rings and the others are on a break: after the restart the
+#   breaks are restored and the ringing agent is reset to ready, with the reason logged
+#   (acceptance 4).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -112,6 +115,38 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 [ "$task" = "agent:$(user_id alice):dropped_mid_call" ] || fail "dropped-call task: got [$task]"
+
+echo "== kill -9 while carol's phone rings and the others are on a break; restart"
+for name in alice bob; do
+  AS=$name api PUT /agents/me/state '{"state":"not_ready","reason":"break"}' >/dev/null || fail "$name could not take a break"
+done
+AS=carol api PUT /agents/me/state '{"state":"ready"}' >/dev/null || fail "carol could not get ready"
+LPORT=${PORT[carol]} sipp_run carol-ringing uas_ring.xml -mp "$(free_port)" &
+CAROL=$!
+sipp_run ringing-caller uac_talk_until_bye.xml -s 4000 -mp "$(free_port)" &
+CALLER=$!
+for _ in $(seq 1 50); do
+  [ "$(db "SELECT status FROM agent_states WHERE agent_user_id = '$(user_id carol)'")" = ringing ] && break
+  sleep 0.1
+done
+[ "$(db "SELECT status FROM agent_states WHERE agent_user_id = '$(user_id carol)'")" = ringing ] ||
+  fail "carol's phone did not ring"
+kill -KILL "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
+stop_bg "$CAROL" "$CALLER"
+start_server
+for _ in $(seq 1 50); do
+  [ "$(db "SELECT status FROM agent_states WHERE agent_user_id = '$(user_id carol)'")" = ready ] && break
+  sleep 0.1
+done
+states=$(for name in alice bob carol; do
+  db "SELECT '$name:' || status || ':' || IFNULL(reason, '') FROM agent_states WHERE agent_user_id = '$(user_id "$name")'"
+done | tr '\n' ' ')
+echo "   after the restart: $states"
+[ "$states" = "alice:not_ready:break bob:not_ready:break carol:ready: " ] ||
+  fail "states after the restart: $states"
+grep -q "reset to ready (restart)" "$WORK/serve.log" || fail "the reset of carol's state was not logged with its reason"
+[ "$(db "SELECT end_cause FROM calls ORDER BY started_at DESC LIMIT 1")" = server-restart ] ||
+  fail "the ringing call's CDR was not closed as server-restart"
 
 stop_server
 echo "sip_queue: all checks passed"

@@ -291,6 +291,20 @@ impl Queueing {
             Some(info) if &info.tenant == tenant => {}
             _ => return Err("unknown agent".into()),
         }
+        // Pressing the button of the state one is already in (a double click, two tabs) is
+        // not an error.
+        let current = self.acd.agent(&agent).map(|a| a.status.clone());
+        let already = match (&action, &current) {
+            (AgentAction::Ready, Some(AgentStatus::Ready)) => true,
+            (AgentAction::NotReady(r), Some(AgentStatus::NotReady(now))) => {
+                &not_ready_reason(r) == now
+            }
+            (AgentAction::Logout, Some(AgentStatus::LoggedOut) | None) => true,
+            _ => false,
+        };
+        if already {
+            return Ok(());
+        }
         let input = match action {
             AgentAction::Login { ready } => Input::AgentLogin { agent, ready },
             AgentAction::Logout => Input::AgentLogout { agent },
