@@ -9,9 +9,8 @@
 #   the queue (acceptance 2).
 # - A call cut mid-conversation (the caller's RTP stops: media timeout) leaves a call-back task
 #   owned by the agent who had answered it (acceptance 3).
-# - kill -9 while an agent's phone rings and the others are on a break: after the restart the
-#   breaks are restored and the ringing agent is reset to ready, with the reason logged
-#   (acceptance 4).
+# - kill -9 with one agent in wrap-up, one ringing and one on a break: after the restart the
+#   break is restored and the others are reset to ready, with the reason logged (acceptance 4).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -116,10 +115,18 @@ for _ in $(seq 1 50); do
 done
 [ "$task" = "agent:$(user_id alice):dropped_mid_call" ] || fail "dropped-call task: got [$task]"
 
-echo "== kill -9 while carol's phone rings and the others are on a break; restart"
-for name in alice bob; do
-  AS=$name api PUT /agents/me/state '{"state":"not_ready","reason":"break"}' >/dev/null || fail "$name could not take a break"
-done
+echo "== kill -9 with alice in wrap-up, carol's phone ringing, bob on a break; restart"
+api PATCH /queues/sales '{"config":{"wrap_up":120}}' >/dev/null || fail "setting a wrap-up time failed"
+sleep 6 # the call control re-reads queues every 5 s
+AS=bob api PUT /agents/me/state '{"state":"not_ready","reason":"break"}' >/dev/null || fail "bob could not take a break"
+AS=alice api PUT /agents/me/state '{"state":"ready"}' >/dev/null || fail "alice could not get ready"
+AS=carol api PUT /agents/me/state '{"state":"not_ready","reason":"away"}' >/dev/null || fail "carol could not step away"
+LPORT=${PORT[alice]} sipp_run alice-wrap uas_bye.xml -mp "$(free_port)" &
+ALICE=$!
+sipp_run wrap-caller uac_talk_until_bye.xml -s 4000 -mp "$(free_port)" || fail "alice's short call failed"
+wait "$ALICE" || fail "alice's phone did not finish its call"
+[ "$(db "SELECT status FROM agent_states WHERE agent_user_id = '$(user_id alice)'")" = wrap_up ] ||
+  fail "alice should be in wrap-up after her call"
 AS=carol api PUT /agents/me/state '{"state":"ready"}' >/dev/null || fail "carol could not get ready"
 LPORT=${PORT[carol]} sipp_run carol-ringing uas_ring.xml -mp "$(free_port)" &
 CAROL=$!
@@ -142,9 +149,12 @@ states=$(for name in alice bob carol; do
   db "SELECT '$name:' || status || ':' || IFNULL(reason, '') FROM agent_states WHERE agent_user_id = '$(user_id "$name")'"
 done | tr '\n' ' ')
 echo "   after the restart: $states"
-[ "$states" = "alice:not_ready:break bob:not_ready:break carol:ready: " ] ||
+[ "$states" = "alice:ready: bob:not_ready:break carol:ready: " ] ||
   fail "states after the restart: $states"
-grep -q "reset to ready (restart)" "$WORK/serve.log" || fail "the reset of carol's state was not logged with its reason"
+for was in ringing wrap_up; do
+  grep -q "agent was $was when the server stopped; reset to ready (restart)" "$WORK/serve.log" ||
+    fail "the reset of the $was agent was not logged with its reason"
+done
 [ "$(db "SELECT end_cause FROM calls ORDER BY started_at DESC LIMIT 1")" = server-restart ] ||
   fail "the ringing call's CDR was not closed as server-restart"
 
