@@ -16,7 +16,8 @@ use switchboard_media::playout::PlayoutSource;
 use switchboard_media::ports::PortAllocator;
 use switchboard_media::relay::{MediaCall, RelayConfig, RelayEvent};
 use switchboard_media::sdp::{
-    Codec, Direction, LocalMedia, SessionDescription, accept_answer, create_answer, create_offer,
+    Codec, Direction, LocalMedia, NegotiatedAudio, NegotiationError, SessionDescription,
+    accept_answer, create_answer, create_offer,
 };
 use switchboard_recording::{Layout, Recorder, RecorderConfig, layout};
 use switchboard_sip::b2bua::{Leg, MediaFailure, MediaPlane};
@@ -69,6 +70,28 @@ fn failure(status: u16, reason: impl Into<String>) -> MediaFailure {
     MediaFailure {
         status,
         reason: reason.into(),
+    }
+}
+
+fn not_acceptable(e: NegotiationError) -> MediaFailure {
+    failure(e.sip_status(), format!("Not Acceptable Here ({e})"))
+}
+
+impl Session {
+    /// Takes the answer to the offer we made on `leg` and points the relay's leg at it.
+    fn accept(
+        &mut self,
+        leg: Leg,
+        answer: &SessionDescription,
+    ) -> Result<NegotiatedAudio, MediaFailure> {
+        let offer = self.legs[index(leg)]
+            .offer
+            .take()
+            .ok_or_else(|| failure(500, "no offer"))?;
+        let negotiated = accept_answer(&offer, answer).map_err(not_acceptable)?;
+        self.relay
+            .configure_leg(leg_id(leg), LegConfig::from(&negotiated));
+        Ok(negotiated)
     }
 }
 
@@ -262,8 +285,7 @@ impl MediaPlane for RelayPlane {
             .offer
             .take()
             .ok_or_else(|| failure(500, "no offer"))?;
-        let (answer_a, na) = create_answer(&offer_a, &s.legs[0].local)
-            .map_err(|e| failure(e.sip_status(), format!("Not Acceptable Here ({e})")))?;
+        let (answer_a, na) = create_answer(&offer_a, &s.legs[0].local).map_err(not_acceptable)?;
         s.relay.configure_leg(LegId::A, LegConfig::from(&na));
         s.relay.play(LegId::A, music, true);
         Ok(answer_a.to_string().into_bytes())
@@ -272,13 +294,7 @@ impl MediaPlane for RelayPlane {
     fn answer(&mut self, call: &CallId, callee_answer: &[u8]) -> Result<Vec<u8>, MediaFailure> {
         let answer_b = parse(callee_answer, "the callee's answer")?;
         let s = self.session(call)?;
-        let offer_b = s.legs[1]
-            .offer
-            .take()
-            .ok_or_else(|| failure(500, "no offer"))?;
-        let nb = accept_answer(&offer_b, &answer_b)
-            .map_err(|e| failure(e.sip_status(), format!("Not Acceptable Here ({e})")))?;
-        s.relay.configure_leg(LegId::B, LegConfig::from(&nb));
+        let nb = s.accept(Leg::Callee, &answer_b)?;
         let offer_a = s.legs[0]
             .offer
             .take()
@@ -286,8 +302,7 @@ impl MediaPlane for RelayPlane {
         let local_a = &mut s.legs[0].local;
         // Prefer the callee's codec so the relay does not transcode.
         local_a.codecs.sort_by_key(|c| *c != nb.codec);
-        let (answer_a, na) = create_answer(&offer_a, local_a)
-            .map_err(|e| failure(e.sip_status(), format!("Not Acceptable Here ({e})")))?;
+        let (answer_a, na) = create_answer(&offer_a, local_a).map_err(not_acceptable)?;
         s.relay.configure_leg(LegId::A, LegConfig::from(&na));
         Ok(answer_a.to_string().into_bytes())
     }
@@ -315,15 +330,7 @@ impl MediaPlane for RelayPlane {
     ) -> Result<Vec<u8>, MediaFailure> {
         let answer_y = parse(answer, "the answer to the re-offer")?;
         let s = self.session(call)?;
-        let y = index(from.other());
-        let offer_y = s.legs[y]
-            .offer
-            .take()
-            .ok_or_else(|| failure(500, "no offer"))?;
-        let ny = accept_answer(&offer_y, &answer_y)
-            .map_err(|e| failure(e.sip_status(), format!("Not Acceptable Here ({e})")))?;
-        s.relay
-            .configure_leg(leg_id(from.other()), LegConfig::from(&ny));
+        let ny = s.accept(from.other(), &answer_y)?;
         let x = index(from);
         let offer_x = s.legs[x]
             .offer
@@ -333,8 +340,7 @@ impl MediaPlane for RelayPlane {
         local_x.direction = ny.remote_direction;
         local_x.session_version += 1;
         local_x.codecs.sort_by_key(|c| *c != ny.codec);
-        let (answer_x, nx) = create_answer(&offer_x, local_x)
-            .map_err(|e| failure(e.sip_status(), format!("Not Acceptable Here ({e})")))?;
+        let (answer_x, nx) = create_answer(&offer_x, local_x).map_err(not_acceptable)?;
         s.relay.configure_leg(leg_id(from), LegConfig::from(&nx));
         Ok(answer_x.to_string().into_bytes())
     }
@@ -351,14 +357,7 @@ impl MediaPlane for RelayPlane {
 
     fn retarget_answer(&mut self, call: &CallId, answer: &[u8]) -> Result<(), MediaFailure> {
         let answer_b = parse(answer, "the transfer target's answer")?;
-        let s = self.session(call)?;
-        let offer_b = s.legs[1]
-            .offer
-            .take()
-            .ok_or_else(|| failure(500, "no offer"))?;
-        let nb = accept_answer(&offer_b, &answer_b)
-            .map_err(|e| failure(e.sip_status(), format!("Not Acceptable Here ({e})")))?;
-        s.relay.configure_leg(LegId::B, LegConfig::from(&nb));
+        self.session(call)?.accept(Leg::Callee, &answer_b)?;
         Ok(())
     }
 
