@@ -5,39 +5,29 @@
 // Test bodies and their helpers: a failed step should stop the test loudly.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::{HeaderMap, StatusCode};
 use serde_json::Value;
-use switchboard_core::{CallId, ManualClock, Role, TenantId, Timestamp, UserId};
+use switchboard_core::{CallId, ManualClock, TenantId, UserId};
 use switchboard_crm::live::{
     AgentStateAction, LiveCommand, LiveError, LiveHandle, LiveReply, live_channel,
 };
-use switchboard_crm::password::new_token;
 use switchboard_crm::{ApiSettings, ApiState, router};
+use switchboard_store::Store;
 use switchboard_store::calls::{self, CallEnd, Direction, HangupBy, NewCall};
 use switchboard_store::recordings::{self, NewRecording, RecordingState};
 use switchboard_store::testing::TestDb;
-use switchboard_store::tokens::{NewToken, TokenKind};
-use switchboard_store::users::NewUser;
-use switchboard_store::{Store, tenants, tokens, users};
-use tower::ServiceExt;
 
-/// 2027-01-15T08:00:00Z: every fixture call starts a whole number of minutes after this.
-const T0_MS: i64 = 1_800_000_000_000;
+mod support;
+use support::{People, send, ts};
 
 struct Api {
     router: Router,
     store: Store,
-    /// "role" / "agent2" / "other:role" → bearer token
-    tokens: HashMap<String, String>,
-    /// Same keys → user id
-    ids: HashMap<String, UserId>,
+    people: People,
 }
 
 struct Reply {
@@ -61,10 +51,6 @@ impl Reply {
     }
 }
 
-fn ts(minutes: i64) -> Timestamp {
-    Timestamp::from_millis(T0_MS + minutes * 60_000)
-}
-
 impl Api {
     async fn new(store: Store, root: Option<PathBuf>) -> Api {
         Api::build(store, root, None).await
@@ -86,126 +72,40 @@ impl Api {
         if let Some(live) = live {
             state = state.with_live(live);
         }
-        let mut api = Api {
+        Api {
             router: Router::new().nest("/api/v1", router(state)),
+            people: People::seed(&store).await,
             store,
-            tokens: HashMap::new(),
-            ids: HashMap::new(),
-        };
-        for (tenant, prefix) in [("acme", ""), ("globex", "other:")] {
-            let tenant = TenantId::from(tenant);
-            tenants::ensure_tenant(&api.store, &tenant, tenant.as_str(), ts(0))
-                .await
-                .unwrap();
-            let mut people: Vec<(String, Role)> =
-                Role::ALL.iter().map(|r| (r.to_string(), *r)).collect();
-            people.push(("agent2".into(), Role::Agent));
-            for (name, role) in people {
-                api.add_user(&tenant, &format!("{prefix}{name}"), &name, role)
-                    .await;
-            }
         }
-        api
-    }
-
-    async fn add_user(&mut self, tenant: &TenantId, key: &str, username: &str, role: Role) {
-        let user = users::insert_user(
-            &self.store,
-            &NewUser {
-                tenant_id: tenant,
-                username,
-                display_name: username,
-                role,
-                password_hash: "!",
-            },
-            ts(0),
-        )
-        .await
-        .unwrap();
-        let (token, hash) = new_token();
-        tokens::insert_token(
-            &self.store,
-            &NewToken {
-                token_hash: &hash,
-                tenant_id: tenant,
-                user_id: &user.id,
-                kind: TokenKind::Session,
-                label: "test",
-                expires_at: None,
-            },
-            ts(0),
-        )
-        .await
-        .unwrap();
-        self.tokens.insert(key.to_owned(), token);
-        self.ids.insert(key.to_owned(), user.id);
     }
 
     fn id(&self, who: &str) -> &UserId {
-        &self.ids[who]
+        &self.people.ids[who]
     }
 
     async fn get_with(&self, who: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
-        let mut req = Request::builder().uri(format!("/api/v1{path}"));
-        if let Some(token) = self.tokens.get(who) {
-            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let response = self
-            .router
-            .clone()
-            .oneshot(req.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let token = self.people.tokens.get(who).map(String::as_str);
+        let (status, headers, bytes) = send(&self.router, token, "GET", path, headers, None).await;
         Reply {
             status,
             headers,
-            bytes: bytes.to_vec(),
+            bytes,
         }
     }
 
     async fn post(&self, who: &str, path: &str) -> StatusCode {
-        let mut req = Request::builder()
-            .method("POST")
-            .uri(format!("/api/v1{path}"));
-        if let Some(token) = self.tokens.get(who) {
-            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let response = self
-            .router
-            .clone()
-            .oneshot(req.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        response.status()
+        let token = self.people.tokens.get(who).map(String::as_str);
+        send(&self.router, token, "POST", path, &[], None).await.0
     }
 
     async fn put_json(&self, who: &str, path: &str, body: &str) -> Reply {
-        let mut req = Request::builder()
-            .method("PUT")
-            .uri(format!("/api/v1{path}"))
-            .header(header::CONTENT_TYPE, "application/json");
-        if let Some(token) = self.tokens.get(who) {
-            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let response = self
-            .router
-            .clone()
-            .oneshot(req.body(Body::from(body.to_owned())).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let token = self.people.tokens.get(who).map(String::as_str);
+        let (status, headers, bytes) =
+            send(&self.router, token, "PUT", path, &[], Some(body.to_owned())).await;
         Reply {
             status,
             headers,
-            bytes: bytes.to_vec(),
+            bytes,
         }
     }
 

@@ -4,43 +4,29 @@
 // Test bodies and their helpers: a failed step should stop the test loudly.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
-use switchboard_core::{ManualClock, Role, TenantId, Timestamp, UserId};
-use switchboard_crm::password::new_token;
+use switchboard_core::{ManualClock, TenantId, UserId};
 use switchboard_crm::{ApiSettings, ApiState, router};
+use switchboard_store::Store;
 use switchboard_store::acd::{self, AgentStateRow};
 use switchboard_store::tasks::{self, NewTask, TaskOwner};
 use switchboard_store::testing::TestDb;
-use switchboard_store::tokens::{NewToken, TokenKind};
-use switchboard_store::users::NewUser;
-use switchboard_store::{Store, tenants, tokens, users};
-use tower::ServiceExt;
+
+mod support;
+use support::{People, send, ts};
 
 /// Call-back task tests, in their own file to keep each under 800 lines.
 #[path = "queues_tasks_api/tasks.rs"]
 mod task_api;
 
-/// 2027-01-15T08:00:00Z; the API's clock stands one day later.
-const T0_MS: i64 = 1_800_000_000_000;
-
-fn ts(minutes: i64) -> Timestamp {
-    Timestamp::from_millis(T0_MS + minutes * 60_000)
-}
-
 struct Api {
     router: Router,
     store: Store,
-    /// "role" / "agent2" / "other:role" → bearer token
-    tokens: HashMap<String, String>,
-    /// Same keys → user id
-    ids: HashMap<String, UserId>,
+    people: People,
 }
 
 struct Reply {
@@ -64,87 +50,21 @@ impl Api {
                 ..ApiSettings::default()
             },
         );
-        let mut api = Api {
+        Api {
             router: Router::new().nest("/api/v1", router(state)),
+            people: People::seed(&store).await,
             store,
-            tokens: HashMap::new(),
-            ids: HashMap::new(),
-        };
-        for (tenant, prefix) in [("acme", ""), ("globex", "other:")] {
-            let tenant = TenantId::from(tenant);
-            tenants::ensure_tenant(&api.store, &tenant, tenant.as_str(), ts(0))
-                .await
-                .unwrap();
-            let mut people: Vec<(String, Role)> =
-                Role::ALL.iter().map(|r| (r.to_string(), *r)).collect();
-            people.push(("agent2".into(), Role::Agent));
-            for (name, role) in people {
-                api.add_user(&tenant, &format!("{prefix}{name}"), &name, role)
-                    .await;
-            }
         }
-        api
-    }
-
-    async fn add_user(&mut self, tenant: &TenantId, key: &str, username: &str, role: Role) {
-        let user = users::insert_user(
-            &self.store,
-            &NewUser {
-                tenant_id: tenant,
-                username,
-                display_name: username,
-                role,
-                password_hash: "!",
-            },
-            ts(0),
-        )
-        .await
-        .unwrap();
-        let (token, hash) = new_token();
-        tokens::insert_token(
-            &self.store,
-            &NewToken {
-                token_hash: &hash,
-                tenant_id: tenant,
-                user_id: &user.id,
-                kind: TokenKind::Session,
-                label: "test",
-                expires_at: None,
-            },
-            ts(0),
-        )
-        .await
-        .unwrap();
-        self.tokens.insert(key.to_owned(), token);
-        self.ids.insert(key.to_owned(), user.id);
     }
 
     fn id(&self, who: &str) -> &str {
-        self.ids[who].as_str()
+        self.people.ids[who].as_str()
     }
 
     async fn call(&self, who: &str, method: &str, path: &str, body: Option<Value>) -> Reply {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(format!("/api/v1{path}"));
-        if let Some(token) = self.tokens.get(who) {
-            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let body = match body {
-            Some(b) => {
-                req = req.header(header::CONTENT_TYPE, "application/json");
-                Body::from(b.to_string())
-            }
-            None => Body::empty(),
-        };
-        let response = self
-            .router
-            .clone()
-            .oneshot(req.body(body).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let token = self.people.tokens.get(who).map(String::as_str);
+        let body = body.map(|b| b.to_string());
+        let (status, _, bytes) = send(&self.router, token, method, path, &[], body).await;
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Reply { status, body }
     }
