@@ -6,7 +6,8 @@
 # - Carol's phone rings but never answers: after each ring timeout the call goes to the next
 #   agent, and after two misses Carol is set not ready with reason "missed".
 # - With nobody ready, a caller who hangs up while waiting leaves a call-back (回访) task for
-#   the queue (acceptance 2).
+#   the queue (acceptance 2). Past the queue's maximum wait the caller is offered a call-back
+#   and pressing 1 (RFC 4733) ends the call with a call-back task.
 # - A call cut mid-conversation (the caller's RTP stops: media timeout) leaves a call-back task
 #   owned by the agent who had answered it (acceptance 3).
 # - kill -9 with one agent in wrap-up, one ringing and one on a break: after the restart the
@@ -20,8 +21,9 @@ DOMAIN=e2e.switchboard.test
 PASSWORD="right-horse-7"
 source tests/e2e/lib/sip_server.sh
 call_setup 20
-# A caller who stops sending RTP for 3 s is cut off (the "dropped mid-call" case below).
-export SWITCHBOARD_RTP__MEDIA_TIMEOUT_SECS=3
+# A caller who stops sending RTP for 4 s is cut off (the "dropped mid-call" case below).
+export SWITCHBOARD_RTP__MEDIA_TIMEOUT_SECS=4
+cp /usr/share/sip-tester/dtmf_2833_1.pcap "$WORK/dtmf.pcap"
 
 for who in alice:1001 bob:1002 carol:1003; do
   echo "$PASSWORD" | "$BIN" user add "${who%%:*}" --role agent --extension "${who##*:}" --password-stdin >/dev/null
@@ -101,11 +103,25 @@ for _ in $(seq 1 50); do
 done
 [ "$tasks" = "queue:sales:abandoned_while_waiting" ] || fail "call-back task: got [$tasks]"
 
+echo "== maximum wait 1 s, then the call-back offer: the caller presses 1, is hung up on, a task is filed"
+api PATCH /queues/sales '{"config":{"max_wait":1,"on_max_wait":{"action":"offer_callback"}}}' >/dev/null ||
+  fail "setting the maximum wait failed"
+sleep 6 # the call control re-reads queues every 5 s
+sipp_run press-1 uac_press_1.xml -s 4000 -mp "$(free_port)" || fail "the caller who pressed 1 was not hung up on"
+for _ in $(seq 1 50); do
+  requested=$(db "SELECT owner_kind || ':' || owner_id FROM callback_tasks WHERE reason = 'requested'")
+  [ -n "$requested" ] && break
+  sleep 0.1
+done
+[ "$requested" = "queue:sales" ] || fail "requested call-back task: got [$requested]"
+[ "$(db "SELECT end_cause FROM calls ORDER BY started_at DESC LIMIT 1")" = callback-requested ] ||
+  fail "the CDR of the call-back request does not say so"
+
 echo "== a call cut mid-conversation: a call-back task for the agent who had it"
 AS=alice api PUT /agents/me/state '{"state":"ready"}' >/dev/null || fail "alice could not get ready"
 LPORT=${PORT[alice]} sipp_run alice-dropped uas_answer.xml -mp "$(free_port)" &
 ALICE=$!
-# This caller sends no RTP at all: 3 s after the answer the server ends the call.
+# This caller sends no RTP at all: 4 s after the answer the server ends the call.
 sipp_run dropped uac_wait_bye.xml -s 4000 -mp "$(free_port)" || fail "the silent caller was not hung up on"
 wait "$ALICE" || fail "alice's phone did not get BYE for the dropped call"
 for _ in $(seq 1 50); do

@@ -45,6 +45,8 @@ pub enum SipServiceError {
     Ports(#[from] switchboard_media::ports::PortError),
     #[error("config key 'calls.music_on_hold': {0}")]
     MusicOnHold(#[from] switchboard_media::playout::PlayoutError),
+    #[error("config key 'calls.callback_prompt': {0}")]
+    Prompt(String),
 }
 
 /// The running SIP side of the server.
@@ -121,6 +123,7 @@ impl SipService {
                     .record
                     .then(|| Layout::new(config.storage.recordings_dir.clone())),
                 music_on_hold: Arc::new(music_on_hold(config)?),
+                callback_prompt: Arc::new(callback_prompt(config)?),
             },
             ports,
             clock.clone(),
@@ -194,6 +197,20 @@ fn music_on_hold(config: &Config) -> Result<PlayoutSource, SipServiceError> {
         return Ok(PlayoutSource::tone(425.0, 400, 3600, 4000));
     }
     Ok(PlayoutSource::from_wav(&config.calls.music_on_hold)?)
+}
+
+/// The configured call-back offer, or three short 880 Hz beeps.
+fn callback_prompt(config: &Config) -> Result<PlayoutSource, SipServiceError> {
+    if config.calls.callback_prompt.as_os_str().is_empty() {
+        let beep = PlayoutSource::tone(880.0, 150, 150, 6000);
+        let mut samples = Vec::new();
+        for _ in 0..3 {
+            samples.extend_from_slice(beep.samples());
+        }
+        return Ok(PlayoutSource::from_samples(samples));
+    }
+    PlayoutSource::from_wav(&config.calls.callback_prompt)
+        .map_err(|e| SipServiceError::Prompt(e.to_string()))
 }
 
 fn registrar_config(config: &Config) -> RegistrarConfig {

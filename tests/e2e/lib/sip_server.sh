@@ -64,7 +64,7 @@ sipp_run() {
   case "$scenario" in /*) ;; *) scenario="$SCEN/$scenario" ;; esac
   local domain=()
   grep -q '\$domain' "$scenario" && domain=(-set domain "$DOMAIN")
-  timeout 60 sipp -sf "$scenario" -m 1 -timeout 30s -nostdin \
+  timeout 120 sipp -sf "$scenario" -m 1 -timeout 90s -nostdin \
     -i 127.0.0.1 -p "${LPORT:-$(free_port)}" "${domain[@]}" \
     -trace_err -error_file "$WORK/sipp-$name.err" "$@" "127.0.0.1:$SIP_PORT" \
     >"$WORK/sipp-$name.out" 2>&1

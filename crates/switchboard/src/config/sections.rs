@@ -111,6 +111,9 @@ pub struct CallsConfig {
     /// Music on hold for callers waiting in a queue: a WAV file (16-bit PCM, any rate, mono
     /// or stereo); empty = a soft tone every few seconds so the line never sounds dead.
     pub music_on_hold: PathBuf,
+    /// The call-back offer played after a queue's maximum wait ("press 1 to be called
+    /// back"): a WAV file; empty = three short high beeps.
+    pub callback_prompt: PathBuf,
     /// Numbers sent to a fixed SIP address over UDP, without registration: number →
     /// "ip:port" (a door phone, a legacy PBX, a test peer).
     pub static_routes: BTreeMap<String, String>,
@@ -123,6 +126,7 @@ impl Default for CallsConfig {
             max_calls: 5000,
             record: true,
             music_on_hold: PathBuf::new(),
+            callback_prompt: PathBuf::new(),
             static_routes: BTreeMap::new(),
         }
     }

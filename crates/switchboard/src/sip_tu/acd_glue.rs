@@ -65,7 +65,9 @@ impl SipTu {
                     tracing::info!(%call, %from, %to, "call overflowed to another queue");
                 }
                 Output::OfferCallback { call, queue } => {
-                    tracing::info!(%call, %queue, "call-back offer due (prompt not played yet)");
+                    tracing::info!(%call, %queue, "offering the caller a call-back (press 1)");
+                    self.queueing.callback_offered.insert(call.clone());
+                    self.media.play_callback_prompt(&call);
                 }
                 Output::CallbackTaskNeeded {
                     call,
@@ -98,6 +100,22 @@ impl SipTu {
             }
         }
         any
+    }
+
+    /// A key the caller pressed: 1 after a call-back offer accepts it, which ends the call
+    /// with a call-back task for the queue.
+    pub(super) fn on_caller_key(&mut self, call: &switchboard_core::CallId, digit: char) {
+        if digit != '1' || !self.queueing.callback_offered.contains(call) {
+            return;
+        }
+        let now = self.clock.now();
+        self.queueing.callback_accepted(call, now);
+        self.b2bua.hangup(
+            call,
+            switchboard_sip::b2bua::EndCause::System("callback-requested"),
+            &mut self.media,
+            now,
+        );
     }
 
     /// The registered phones of an agent, as fork targets.

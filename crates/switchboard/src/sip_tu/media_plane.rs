@@ -34,6 +34,8 @@ pub(crate) struct MediaSettings {
     pub recordings: Option<Layout>,
     /// What waiting callers hear (shared by every call).
     pub music_on_hold: Arc<PlayoutSource>,
+    /// The call-back offer, played once to a caller past the queue's maximum wait.
+    pub callback_prompt: Arc<PlayoutSource>,
 }
 
 /// One leg's side of offer/answer.
@@ -261,6 +263,23 @@ impl RelayPlane {
             recorded,
         };
         Ok(self.sessions.entry(call.clone()).or_insert(session))
+    }
+
+    /// Plays the call-back offer to a waiting caller (then music on hold again, see
+    /// [`RelayPlane::resume_music`]).
+    pub fn play_callback_prompt(&self, call: &CallId) {
+        if let Some(s) = self.sessions.get(call) {
+            s.relay
+                .play(LegId::A, self.settings.callback_prompt.clone(), false);
+        }
+    }
+
+    /// Music on hold for a caller still waiting after a prompt.
+    pub fn resume_music(&self, call: &CallId) {
+        if let Some(s) = self.sessions.get(call) {
+            s.relay
+                .play(LegId::A, self.settings.music_on_hold.clone(), true);
+        }
     }
 
     fn session(&mut self, call: &CallId) -> Result<&mut Session, MediaFailure> {

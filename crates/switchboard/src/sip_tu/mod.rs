@@ -224,6 +224,25 @@ impl SipTu {
             MediaEvent::Dtmf { leg, event } => {
                 self.metrics.dtmf_events.inc();
                 tracing::debug!(call = %e.call, ?leg, ?event, "DTMF");
+                if leg == switchboard_media::bridge::LegId::A
+                    && matches!(
+                        event.phase,
+                        switchboard_media::dtmf::DtmfPhase::Ended { .. }
+                    )
+                    && let Some(digit) = event.digit()
+                {
+                    self.on_caller_key(&CallId::from(e.call), digit);
+                    self.flush().await;
+                }
+            }
+            MediaEvent::PlayoutFinished { leg } => {
+                // A prompt ended: a caller still waiting hears the music again.
+                let call = CallId::from(e.call);
+                if leg == switchboard_media::bridge::LegId::A
+                    && self.queueing.waiting.contains(&call)
+                {
+                    self.media.resume_music(&call);
+                }
             }
             other => tracing::debug!(call = %e.call, event = ?other, "media"),
         }

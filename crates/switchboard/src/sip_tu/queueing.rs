@@ -59,6 +59,8 @@ pub(crate) struct Queueing {
     pub connected: HashMap<CallId, AgentId>,
     /// Calls waiting in a queue (no agent yet).
     pub waiting: HashSet<CallId>,
+    /// Waiting calls that were offered a call-back (press 1).
+    pub callback_offered: HashSet<CallId>,
     /// Members per ACD queue as last loaded, to notice removals.
     members: HashMap<QueueId, HashSet<AgentId>>,
 }
@@ -110,6 +112,7 @@ impl Queueing {
             offers: HashMap::new(),
             connected: HashMap::new(),
             waiting: HashSet::new(),
+            callback_offered: HashSet::new(),
             members: HashMap::new(),
         }
     }
@@ -342,11 +345,20 @@ impl Queueing {
         );
     }
 
+    /// The caller pressed 1 after the call-back offer: the ACD files the task, the call ends.
+    pub fn callback_accepted(&mut self, call: &CallId, now: Timestamp) {
+        self.callback_offered.remove(call);
+        if self.waiting.remove(call) {
+            self.input(Input::CallbackAccepted { call: call.clone() }, now);
+        }
+    }
+
     /// Fork target `target` of the call's offer answered: its agent has the call.
     pub fn answered(&mut self, call: &CallId, target: usize, now: Timestamp) -> Option<AgentId> {
         let agents = self.offers.remove(call)?;
         let agent = agents.get(target)?.clone();
         self.waiting.remove(call);
+        self.callback_offered.remove(call);
         self.connected.insert(call.clone(), agent.clone());
         self.input(
             Input::OfferAnswered {
@@ -380,6 +392,7 @@ impl Queueing {
     /// The call is over: abandoned while waiting, or ended/dropped after an agent answered.
     pub fn ended(&mut self, call: &CallId, dropped: bool, now: Timestamp) {
         self.offers.remove(call);
+        self.callback_offered.remove(call);
         if self.connected.remove(call).is_some() {
             let cause = if dropped {
                 switchboard_acd::EndCause::Dropped
