@@ -113,6 +113,17 @@ impl prometheus_client::collector::Collector for SipTransportCollector {
             .iter()
             .map(|(t, c)| (*t, c.values()))
             .collect();
+        let refused = self
+            .0
+            .overload_refused
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let family = encoder.encode_descriptor(
+            "sip_overload_refused",
+            "New SIP dialogs answered 503 because call control was overloaded",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        ConstCounter::new(refused).encode(family)?;
         let Some((_, first)) = per_transport.first() else {
             return Ok(());
         };

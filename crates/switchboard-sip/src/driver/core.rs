@@ -3,6 +3,7 @@
 //! outputs on the right transport, and sleeps until the layer's next timer.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -135,6 +136,20 @@ impl Core {
                     self.respond_now(&key, resp);
                 }
                 LayerOutput::Request { key, request, from } => {
+                    // New dialogs (INVITE, REGISTER, anything without a To tag) are refused
+                    // while the TU's queue is three quarters full, so that what belongs to
+                    // calls already up — above all their BYEs — always finds room.
+                    let opens = request.headers.to().is_ok_and(|to| to.tag().is_none());
+                    let reserve = self.tu.max_capacity() / 4;
+                    if opens && self.tu.capacity() <= reserve {
+                        self.counters
+                            .overload_refused
+                            .fetch_add(1, Ordering::Relaxed);
+                        let mut resp = response_to(&request, 503, None);
+                        resp.headers.push("Retry-After", "5");
+                        self.respond_now(&key, resp);
+                        continue;
+                    }
                     let event = LayerOutput::Request {
                         key: key.clone(),
                         request,

@@ -62,6 +62,8 @@ impl TransportCounters {
 pub struct Counters {
     pub udp: Arc<TransportCounters>,
     pub tcp: Arc<TransportCounters>,
+    /// New dialogs answered 503 because the TU's queue was nearly full (overload).
+    pub overload_refused: AtomicU64,
 }
 
 impl Counters {

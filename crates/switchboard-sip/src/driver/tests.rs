@@ -194,3 +194,78 @@ async fn tcp_connections_over_the_limit_are_refused_and_counted() {
     assert_eq!(driver.counters().tcp.dropped.load(Ordering::Relaxed), 1);
     driver.shutdown().await;
 }
+
+fn invite(branch: &str, to_tag: Option<&str>, method: &str) -> String {
+    let tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+    format!(
+        "{method} sip:1001@switchboard.local SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK{branch}\r\n\
+         Max-Forwards: 70\r\nTo: <sip:1001@switchboard.local>{tag}\r\n\
+         From: <sip:caller@x>;tag=f{branch}\r\nCall-ID: {branch}\r\nCSeq: 1 {method}\r\n\
+         Contact: <sip:caller@127.0.0.1:5999>\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+#[tokio::test]
+async fn under_overload_new_calls_get_503_but_hang_ups_still_reach_the_tu() {
+    let any = "127.0.0.1:0".parse().expect("address");
+    let mut config = DriverConfig::new(any, any);
+    config.queue_depth = 8;
+    let counters = Counters::new();
+    let (driver, mut tu) = SipDriver::start(config, counters.clone())
+        .await
+        .expect("driver starts");
+    let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    // The TU reads nothing: its queue fills. A quarter (2) is kept for calls already up.
+    for i in 0..8 {
+        let msg = invite(&format!("i{i}"), None, "INVITE");
+        sock.send_to(msg.as_bytes(), driver.udp_addr())
+            .await
+            .expect("send");
+    }
+    // Collect what comes back (100 Trying from the transactions, 503 for the refused).
+    let mut refused = std::collections::BTreeSet::new();
+    let mut buf = vec![0u8; 65536];
+    while let Ok(Ok(n)) =
+        tokio::time::timeout(Duration::from_millis(700), sock.recv(&mut buf)).await
+    {
+        if let Ok(Message::Response(r)) = parse_datagram(&buf[..n])
+            && r.status == 503
+        {
+            refused.insert(r.headers.call_id().expect("Call-ID").to_owned());
+        }
+    }
+    assert_eq!(
+        refused.len(),
+        2,
+        "6 INVITEs queued, then new calls refused: {refused:?}"
+    );
+    assert_eq!(counters.overload_refused.load(Ordering::Relaxed), 2);
+    // A BYE of a call in progress is not refused: it waits in the reserve for the TU.
+    let bye = invite("bye1", Some("ours"), "BYE");
+    sock.send_to(bye.as_bytes(), driver.udp_addr())
+        .await
+        .expect("send");
+    // (The refused INVITEs' 503s are retransmitted meanwhile: only the BYE's answer counts.)
+    while let Ok(Ok(n)) =
+        tokio::time::timeout(Duration::from_millis(500), sock.recv(&mut buf)).await
+    {
+        if let Ok(Message::Response(r)) = parse_datagram(&buf[..n]) {
+            assert_ne!(
+                r.headers.call_id().expect("Call-ID"),
+                "bye1",
+                "the BYE was answered {}",
+                r.status
+            );
+        }
+    }
+    let mut methods = Vec::new();
+    while let Ok(event) = tu.try_recv() {
+        if let TuEvent::Request { request, .. } = event {
+            methods.push(request.method.as_str().to_owned());
+        }
+    }
+    assert_eq!(methods.iter().filter(|m| *m == "INVITE").count(), 6);
+    assert_eq!(methods.last().map(String::as_str), Some("BYE"));
+    driver.shutdown().await;
+}
