@@ -162,3 +162,17 @@ macro_rules! both_engines {
         )+
     };
 }
+
+/// Test time: `secs` seconds after 2027-01-15T08:00:00Z (a fixed, obviously-test instant).
+pub fn t(secs: i64) -> switchboard_core::Timestamp {
+    switchboard_core::Timestamp::from_secs(1_800_000_000 + secs)
+}
+
+/// Creates tenant `id` (a no-op when it exists) and returns its id.
+pub async fn tenant(store: &Store, id: &str) -> switchboard_core::TenantId {
+    let id = switchboard_core::TenantId::from(id);
+    crate::tenants::ensure_tenant(store, &id, "Test shop", t(0))
+        .await
+        .expect("create the test tenant");
+    id
+}

@@ -10,19 +10,9 @@ use switchboard_store::tasks::{
     self, NewTask, TaskChange, TaskCursor, TaskFilter, TaskOwner, TaskRecord, TaskState,
     callback_reason,
 };
-use switchboard_store::{Store, StoreError, both_engines, tenants};
+use switchboard_store::{Store, StoreError, both_engines};
 
-fn t(secs: i64) -> Timestamp {
-    Timestamp::from_secs(1_800_000_000 + secs)
-}
-
-async fn tenant(store: &Store, id: &str) -> TenantId {
-    let id = TenantId::from(id);
-    tenants::ensure_tenant(store, &id, "Test shop", t(0))
-        .await
-        .unwrap();
-    id
-}
+use switchboard_store::testing::{t, tenant};
 
 async fn put_queue(
     store: &Store,

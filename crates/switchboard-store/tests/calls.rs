@@ -3,25 +3,15 @@
 // Test bodies and their helpers: a failed step should stop the test loudly.
 #![allow(clippy::unwrap_used)]
 
-use switchboard_core::{CallId, TenantId, Timestamp, UserId};
+use switchboard_core::{CallId, TenantId, UserId};
 use switchboard_store::calls::{
     self, CallCursor, CallEnd, CallFilter, CallState, CloseOutcome, Direction, HangupBy, NewCall,
     end_cause,
 };
 use switchboard_store::recordings::{self, NewRecording, RecordingFilter, RecordingState};
-use switchboard_store::{Store, StoreError, both_engines, tenants};
+use switchboard_store::{Store, StoreError, both_engines};
 
-fn t(secs: i64) -> Timestamp {
-    Timestamp::from_secs(1_800_000_000 + secs)
-}
-
-async fn tenant(store: &Store, id: &str) -> TenantId {
-    let id = TenantId::from(id);
-    tenants::ensure_tenant(store, &id, "Test shop", t(0))
-        .await
-        .unwrap();
-    id
-}
+use switchboard_store::testing::{t, tenant};
 
 /// Inserts an inbound call from `caller` to 4008001234 started at `t(at)`.
 async fn start(store: &Store, tenant: &TenantId, id: &str, caller: &str, at: i64) -> CallId {

@@ -5,24 +5,14 @@
 
 use std::collections::HashMap;
 
-use switchboard_core::{CustomerId, E164, TenantId, Timestamp};
+use switchboard_core::{CustomerId, E164};
 use switchboard_store::customers::{
     self, Category, Cursor, CustomerData, CustomerError, CustomerPhone, IdempotencyKey,
     InteractionKind, ListQuery, NewInteraction, StoredResponse, Upsert,
 };
-use switchboard_store::{Store, both_engines, tenants};
+use switchboard_store::{Store, both_engines};
 
-fn t(secs: i64) -> Timestamp {
-    Timestamp::from_secs(1_800_000_000 + secs)
-}
-
-async fn tenant(store: &Store, id: &str) -> TenantId {
-    let id = TenantId::from(id);
-    tenants::ensure_tenant(store, &id, "Test shop", t(0))
-        .await
-        .unwrap();
-    id
-}
+use switchboard_store::testing::{t, tenant};
 
 fn phone(s: &str) -> E164 {
     E164::parse(s).unwrap()

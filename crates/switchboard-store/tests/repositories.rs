@@ -3,22 +3,12 @@
 // Test bodies and their helpers: a failed step should stop the test loudly.
 #![allow(clippy::unwrap_used)]
 
-use switchboard_core::{Role, TenantId, Timestamp};
+use switchboard_core::{Role, TenantId};
 use switchboard_store::tokens::{NewToken, TokenKind};
 use switchboard_store::users::NewUser;
 use switchboard_store::{Store, StoreError, audit, both_engines, tenants, tokens, users};
 
-fn t(secs: i64) -> Timestamp {
-    Timestamp::from_secs(1_800_000_000 + secs)
-}
-
-async fn tenant(store: &Store, id: &str) -> TenantId {
-    let id = TenantId::from(id);
-    tenants::ensure_tenant(store, &id, "Test shop", t(0))
-        .await
-        .unwrap();
-    id
-}
+use switchboard_store::testing::{t, tenant};
 
 fn new_user<'a>(tenant: &'a TenantId, username: &'a str, role: Role) -> NewUser<'a> {
     NewUser {

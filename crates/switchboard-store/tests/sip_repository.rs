@@ -3,22 +3,12 @@
 // Test bodies: a failed step should stop the test loudly.
 #![allow(clippy::unwrap_used)]
 
-use switchboard_core::{Role, TenantId, Timestamp};
+use switchboard_core::{Role, TenantId};
 use switchboard_store::sip::{self, NewSipCredential, SipBinding};
 use switchboard_store::users::{self, NewUser};
-use switchboard_store::{Store, StoreError, both_engines, tenants};
+use switchboard_store::{Store, StoreError, both_engines};
 
-fn t(secs: i64) -> Timestamp {
-    Timestamp::from_secs(1_800_000_000 + secs)
-}
-
-async fn tenant(store: &Store, id: &str) -> TenantId {
-    let id = TenantId::from(id);
-    tenants::ensure_tenant(store, &id, "Test shop", t(0))
-        .await
-        .unwrap();
-    id
-}
+use switchboard_store::testing::{t, tenant};
 
 fn cred<'a>(tenant: &'a TenantId, username: &'a str, md5: &'a str) -> NewSipCredential<'a> {
     NewSipCredential {

@@ -12,19 +12,9 @@ use switchboard_store::outbox::{self, NewEvent, NewSubscription};
 use switchboard_store::tickets::{
     self, NewFollowUpTask, NewTicketEvent, TicketFilter, TicketRecord,
 };
-use switchboard_store::{Store, StoreError, both_engines, tenants};
+use switchboard_store::{Store, StoreError, both_engines};
 
-fn t(secs: i64) -> Timestamp {
-    Timestamp::from_secs(1_800_000_000 + secs)
-}
-
-async fn tenant(store: &Store, id: &str) -> TenantId {
-    let id = TenantId::from(id);
-    tenants::ensure_tenant(store, &id, "Test shop", t(0))
-        .await
-        .unwrap();
-    id
-}
+use switchboard_store::testing::{t, tenant};
 
 async fn enqueue(store: &Store, tenant: &TenantId, kind: &str, at: Timestamp) -> String {
     let mut tx = store.pool().begin().await.unwrap();
