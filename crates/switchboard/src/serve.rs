@@ -66,6 +66,9 @@ pub async fn open_store(config: &Config) -> Result<Store, StoreError> {
 }
 
 pub async fn run(config: Config) -> Result<(), ServeError> {
+    // Listen for SIGTERM/SIGINT before anything else: a signal that arrives while the server
+    // is still starting must stop it cleanly, not kill it with the default action.
+    let stop_signal = ShutdownSignal::install();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = open_store(&config).await?;
     tracing::info!(engine = ?store.engine(), "database ready");
@@ -143,7 +146,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
 
     let result = tokio::select! {
         finished = &mut server => finished_early(finished),
-        signal = shutdown_signal() => {
+        signal = stop_signal.recv() => {
             tracing::info!(%signal, "stopping: finishing in-flight requests");
             let _ = stop_tx.send(());
             let grace = Duration::from_secs(config.http.shutdown_grace_secs);
@@ -183,23 +186,50 @@ fn finished_early(
     }
 }
 
-/// Resolves with the signal's name on SIGINT or SIGTERM.
-async fn shutdown_signal() -> &'static str {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-        "SIGINT"
-    };
+/// SIGINT and SIGTERM, listened for from the moment it is installed (a signal that comes
+/// before [`ShutdownSignal::recv`] is polled is kept, not lost).
+struct ShutdownSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                name = ctrl_c => name,
-                _ = term.recv() => "SIGTERM",
-            },
-            Err(_) => ctrl_c.await,
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignal {
+    fn install() -> ShutdownSignal {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            ShutdownSignal {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        ShutdownSignal {}
+    }
+
+    /// Resolves with the signal's name.
+    async fn recv(mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                () = next(&mut self.term) => "SIGTERM",
+                () = next(&mut self.int) => "SIGINT",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
         }
     }
-    #[cfg(not(unix))]
-    ctrl_c.await
 }
