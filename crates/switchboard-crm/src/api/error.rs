@@ -28,6 +28,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0} already exists")]
     Conflict(String),
+    /// A stale `If-Match`: the object changed since the version the client edited.
+    #[error("{0}")]
+    PreconditionFailed(String),
     #[error("too many failed attempts; try again in {retry_after_secs} s")]
     TooManyAttempts { retry_after_secs: u64 },
     #[error("{0}")]
@@ -56,6 +59,9 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::PreconditionFailed(_) => {
+                (StatusCode::PRECONDITION_FAILED, "precondition_failed")
+            }
             ApiError::TooManyAttempts { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
             }
@@ -82,11 +88,14 @@ impl IntoResponse for ApiError {
             tracing::error!(%detail, "API request failed");
         }
         let mut body = json!({ "error": { "code": code, "message": self.to_string() } });
-        if let ApiError::BadRequest {
-            field: Some(field), ..
-        } = &self
-        {
-            body["error"]["field"] = json!(field);
+        match &self {
+            ApiError::BadRequest {
+                field: Some(field), ..
+            } => body["error"]["field"] = json!(field),
+            ApiError::PreconditionFailed(_) => body["error"]["field"] = json!("If-Match"),
+            // The body as a whole is at fault: name it, like every other 4xx.
+            ApiError::PayloadTooLarge => body["error"]["field"] = json!("body"),
+            _ => {}
         }
         let mut response = (status, Json(body)).into_response();
         if let ApiError::TooManyAttempts { retry_after_secs } = self

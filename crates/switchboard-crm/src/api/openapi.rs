@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
     agent_states, agents, api_keys, auth, call_control, calls, customer_types, customers, queues,
-    recordings, tasks, users,
+    recordings, registrations, tasks, tickets, users, webhooks,
 };
 
 /// Every error the API returns: `{"error": {"code", "message", "field"?}}`.
@@ -57,6 +57,7 @@ pub enum RoleDoc {
         users::list,
         users::create,
         users::audit_log,
+        registrations::list,
         api_keys::create,
         customers::create,
         customers::list,
@@ -92,6 +93,22 @@ pub enum RoleDoc {
         tasks::claim,
         tasks::complete,
         tasks::cancel,
+        tickets::create,
+        tickets::list,
+        tickets::get_one,
+        tickets::edit,
+        tickets::delete,
+        tickets::events,
+        tickets::take,
+        tickets::resolve,
+        tickets::follow_up,
+        tickets::close,
+        tickets::judge,
+        webhooks::list,
+        webhooks::create,
+        webhooks::get_one,
+        webhooks::edit,
+        webhooks::delete,
     ),
     components(schemas(ErrorBody, ErrorDetail, RoleDoc, customer_types::CategoryDoc)),
     modifiers(&Conventions),
@@ -104,6 +121,8 @@ pub enum RoleDoc {
         (name = "queues", description = "ACD queues, their members and agents' state history"),
         (name = "agents", description = "Agents' own state (ready, not ready, wrap-up) and the live queue figures"),
         (name = "tasks", description = "Call-back tasks (回访) the ACD creates for dropped and abandoned calls: list, claim, complete, cancel"),
+        (name = "tickets", description = "Complaint tickets (工单): register, take, resolve, follow up, judge, close; reply due in 12 h, escalation after 24 h"),
+        (name = "webhooks", description = "Webhook subscriptions (admins): events signed with HMAC-SHA256, delivered at least once"),
     )
 )]
 struct ApiDoc;
@@ -175,4 +194,93 @@ pub(crate) async fn docs_page() -> impl IntoResponse {
         [(header::CACHE_CONTROL, "no-cache")],
         Html(include_str!("docs.html")),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+    /// `(METHOD, path)` of every route `router()` declares, read from its source, so that a route
+    /// added there without a `#[utoipa::path]` in `paths(...)` fails the test below.
+    fn served_routes() -> BTreeSet<(String, String)> {
+        let src = include_str!("mod.rs");
+        let start = src.find("pub fn router(").unwrap_or(0);
+        let mut rest = &src[start..];
+        let mut out = BTreeSet::new();
+        while let Some(i) = rest.find(".route(") {
+            rest = &rest[i + ".route(".len()..];
+            let mut depth = 1;
+            let mut end = rest.len();
+            for (j, c) in rest.char_indices() {
+                match c {
+                    '(' => depth += 1,
+                    ')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = j;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let call = &rest[..end];
+            let path = call.split('"').nth(1).unwrap_or_default().to_owned();
+            for m in METHODS {
+                let pattern = format!("{m}(");
+                let found = call.match_indices(&pattern).any(|(k, _)| {
+                    call[..k]
+                        .chars()
+                        .last()
+                        .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                });
+                if found {
+                    out.insert((m.to_uppercase(), path.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    fn documented() -> BTreeSet<(String, String)> {
+        let doc = serde_json::to_value(document()).unwrap_or_default();
+        let mut out = BTreeSet::new();
+        if let Some(paths) = doc["paths"].as_object() {
+            for (path, item) in paths {
+                for m in METHODS {
+                    if item.get(m).is_some() {
+                        out.insert((m.to_uppercase(), path.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_served_route_is_in_the_document_and_back() {
+        let mut served = served_routes();
+        // The document itself and the page that renders it.
+        served.remove(&("GET".into(), "/openapi.json".into()));
+        served.remove(&("GET".into(), "/docs".into()));
+        assert!(
+            served.len() > 50,
+            "the router's source was not read: {served:?}"
+        );
+        let documented = documented();
+        let undocumented: Vec<_> = served.difference(&documented).collect();
+        let not_served: Vec<_> = documented.difference(&served).collect();
+        assert!(
+            undocumented.is_empty(),
+            "served but not in the OpenAPI document (add #[utoipa::path] and list it in paths(...)): {undocumented:?}"
+        );
+        assert!(
+            not_served.is_empty(),
+            "documented but not served: {not_served:?}"
+        );
+    }
 }

@@ -5,11 +5,12 @@ use axum::extract::State;
 use serde::Serialize;
 use switchboard_core::{Role, Timestamp, mask_phone};
 use switchboard_store::sip;
+use utoipa::ToSchema;
 
 use super::{ApiError, ApiJson, ApiState, Caller};
 
 /// One registered contact.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RegistrationView {
     /// `sip:1001@domain`.
     aor: String,
@@ -17,6 +18,8 @@ pub(crate) struct RegistrationView {
     contact: String,
     /// `udp` or `tcp` and the address the phone registered from.
     source: String,
+    /// Epoch milliseconds.
+    #[schema(value_type = i64)]
     expires_at: Timestamp,
     /// Seconds left.
     expires_in: u64,
@@ -43,6 +46,10 @@ fn mask_contact(contact: &str) -> String {
 }
 
 /// The tenant's live registrations, by address-of-record.
+#[utoipa::path(
+    get, path = "/registrations", operation_id = "list_registrations", tag = "users",
+    responses((status = 200, description = "Current registrations", body = Vec<RegistrationView>))
+)]
 pub(crate) async fn list(
     State(state): State<ApiState>,
     caller: Caller,

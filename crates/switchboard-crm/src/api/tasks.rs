@@ -11,7 +11,6 @@
 
 use std::collections::HashSet;
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -499,7 +498,7 @@ pub(crate) async fn cancel(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-    body: Bytes,
+    super::json::ApiBytes(body): super::json::ApiBytes,
 ) -> Result<ApiJson<TaskView>, TaskApiError> {
     caller.require(LEADS)?;
     let body = if body.iter().all(u8::is_ascii_whitespace) {

@@ -5,15 +5,16 @@
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchboard_core::{CustomerId, Role, TicketId, UserId};
 use switchboard_store::audit;
 use switchboard_store::tickets::{self as store_tickets, TicketFilter};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, ApiJson, ApiState, Caller};
-use crate::tickets::service::{self, NewTicket, ServiceError, TicketChanges, ticket_json};
+use crate::tickets::service::{self, NewTicket, ServiceError, TicketChanges, TicketView};
 use crate::tickets::{Emotion, Input, TicketError, TicketState};
 
 const READERS: &[Role] = &[
@@ -58,7 +59,22 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     })
 }
 
+/// Ids are ours (UUIDs): anything else cannot name a ticket, and never reaches the database.
+fn ticket_id(raw: &str) -> Result<TicketId, ApiError> {
+    if raw.is_empty() || raw.len() > 64 || raw.contains('\0') {
+        return Err(ApiError::NotFound(format!("ticket '{raw}'")));
+    }
+    Ok(TicketId::from(raw))
+}
+
 fn check_text(field: &str, value: &str, max: usize, required: bool) -> Result<(), ApiError> {
+    // PostgreSQL refuses NUL in text: refuse it here, as the client's fault, on every engine.
+    if value.contains('\0') {
+        return Err(ApiError::bad_field(
+            field,
+            format!("{field} must not contain NUL characters"),
+        ));
+    }
     if required && value.trim().is_empty() {
         return Err(ApiError::bad_field(
             field,
@@ -80,6 +96,11 @@ async fn check_customer(
     id: Option<&String>,
 ) -> Result<Option<CustomerId>, ApiError> {
     let Some(id) = id else { return Ok(None) };
+    let unknown =
+        || ApiError::bad_field("customer_id", format!("no customer '{id}' in this tenant"));
+    if id.is_empty() || id.len() > 64 || id.contains('\0') {
+        return Err(unknown());
+    }
     let id = CustomerId::from(id.as_str());
     if !store_tickets::customer_exists(&state.store, caller.tenant(), &id).await? {
         return Err(ApiError::bad_field(
@@ -110,22 +131,33 @@ async fn require_owner_or_lead(
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /tickets`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateTicket {
+    /// A customer of the tenant.
     customer_id: Option<String>,
+    /// 1-200 characters.
     subject: String,
+    /// Up to 10,000 characters.
     #[serde(default)]
     body: String,
     #[serde(default)]
     emotion: Emotion,
 }
 
+/// Registers a complaint: reply due in 12 h, escalation after 24 h (admin, supervisor, agent,
+/// integrator).
+#[utoipa::path(
+    post, path = "/tickets", operation_id = "create_ticket", tag = "tickets",
+    request_body = CreateTicket,
+    responses((status = 201, description = "Registered", body = TicketView))
+)]
 pub(crate) async fn create(
     State(state): State<ApiState>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateTicket>,
-) -> Result<(StatusCode, ApiJson<Value>), ApiError> {
+) -> Result<(StatusCode, ApiJson<TicketView>), ApiError> {
     caller.require(REGISTRARS)?;
     check_text("subject", &body.subject, MAX_SUBJECT, true)?;
     check_text("body", &body.body, MAX_TEXT, false)?;
@@ -144,11 +176,13 @@ pub(crate) async fn create(
         state.clock.now(),
     )
     .await?;
-    Ok((StatusCode::CREATED, ApiJson(ticket_json(&record))))
+    Ok((StatusCode::CREATED, ApiJson(TicketView::from(&record))))
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /tickets`.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
     state: Option<TicketState>,
     overdue: Option<bool>,
@@ -156,14 +190,21 @@ pub(crate) struct ListQuery {
     escalated: Option<bool>,
     /// An agent's user id, or `me`.
     owner: Option<String>,
+    /// 1-1000 (default 100; out of range is clamped).
     limit: Option<i64>,
 }
 
+/// The tenant's tickets, newest first, filtered.
+#[utoipa::path(
+    get, path = "/tickets", operation_id = "list_tickets", tag = "tickets",
+    params(ListQuery),
+    responses((status = 200, description = "Newest first", body = Vec<TicketView>))
+)]
 pub(crate) async fn list(
     State(state): State<ApiState>,
     caller: Caller,
     q: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<ApiJson<Vec<Value>>, ApiError> {
+) -> Result<ApiJson<Vec<TicketView>>, ApiError> {
     caller.require(READERS)?;
     let q = query(q)?;
     let owner = q.owner.map(|o| {
@@ -181,39 +222,56 @@ pub(crate) async fn list(
         limit: q.limit.unwrap_or(100).clamp(1, 1000),
     };
     let list = store_tickets::list(&state.store, caller.tenant(), &filter).await?;
-    Ok(ApiJson(list.iter().map(ticket_json).collect()))
+    Ok(ApiJson(list.iter().map(TicketView::from).collect()))
 }
 
+/// One ticket.
+#[utoipa::path(
+    get, path = "/tickets/{id}", operation_id = "get_ticket", tag = "tickets",
+    params(("id" = String, Path, description = "Ticket id")),
+    responses((status = 200, description = "The ticket", body = TicketView))
+)]
 pub(crate) async fn get_one(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<ApiJson<Value>, ApiError> {
+) -> Result<ApiJson<TicketView>, ApiError> {
     caller.require(READERS)?;
-    let id = TicketId::from(id.as_str());
+    let id = ticket_id(&id)?;
     let record = store_tickets::get(&state.store, caller.tenant(), &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("ticket '{id}'")))?;
-    Ok(ApiJson(ticket_json(&record)))
+    Ok(ApiJson(TicketView::from(&record)))
 }
 
-#[derive(Debug, Serialize)]
-pub(crate) struct StepView {
+/// One recorded step of a ticket's life.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TicketStepView {
+    /// 1, 2, 3 … in the order the steps happened.
     seq: i64,
+    /// `created`, `taken`, `overdue`, `escalated`, `resolved`, `updated`, …
     kind: String,
+    /// The user who acted; null for the ticket clock.
     actor: Option<String>,
+    /// What the step recorded (depends on `kind`).
+    #[schema(value_type = Object)]
     detail: Value,
     at: String,
 }
 
 /// A ticket's recorded steps, in order.
+#[utoipa::path(
+    get, path = "/tickets/{id}/events", operation_id = "list_ticket_events", tag = "tickets",
+    params(("id" = String, Path, description = "Ticket id")),
+    responses((status = 200, description = "Oldest first", body = Vec<TicketStepView>))
+)]
 pub(crate) async fn events(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<ApiJson<Vec<StepView>>, ApiError> {
+) -> Result<ApiJson<Vec<TicketStepView>>, ApiError> {
     caller.require(READERS)?;
-    let id = TicketId::from(id.as_str());
+    let id = ticket_id(&id)?;
     if store_tickets::get(&state.store, caller.tenant(), &id)
         .await?
         .is_none()
@@ -224,18 +282,23 @@ pub(crate) async fn events(
     Ok(ApiJson(
         steps
             .into_iter()
-            .map(|e| StepView {
+            .map(|e| TicketStepView {
                 seq: e.seq,
                 kind: e.kind,
                 actor: e.actor.map(|a| a.to_string()),
-                detail: serde_json::from_str(&e.detail).unwrap_or(Value::Null),
+                // Always written as an object; an unreadable one shows as empty, not null.
+                detail: serde_json::from_str::<Value>(&e.detail)
+                    .ok()
+                    .filter(Value::is_object)
+                    .unwrap_or_else(|| json!({})),
                 at: e.at.to_string(),
             })
             .collect(),
     ))
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `PATCH /tickets/{id}`: the fields given change, the others stay.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EditTicket {
     customer_id: Option<String>,
@@ -244,14 +307,52 @@ pub(crate) struct EditTicket {
     emotion: Option<Emotion>,
 }
 
+/// The version an optional `If-Match` names (`"3"`, `W/"3"` or `3`; `*`: any).
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(raw) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let bad = || ApiError::bad_field("If-Match", "If-Match must be an ETag such as \"3\"");
+    let text = raw.to_str().map_err(|_| bad())?.trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let text = text.strip_prefix("W/").unwrap_or(text);
+    let text = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
+    text.parse::<i64>()
+        .ok()
+        .filter(|v| *v > 0)
+        .map(Some)
+        .ok_or_else(bad)
+}
+
+/// Edits the registered facts (owner agent or leads). With `If-Match` (the ticket's `version`)
+/// a stale edit is refused with 412.
+#[utoipa::path(
+    patch, path = "/tickets/{id}", operation_id = "edit_ticket", tag = "tickets",
+    request_body = EditTicket,
+    params(
+        ("id" = String, Path, description = "Ticket id"),
+        ("If-Match" = Option<String>, Header, description = "The version edited, e.g. \"3\""),
+    ),
+    responses(
+        (status = 200, description = "The new version", body = TicketView),
+        (status = 412, description = "Stale If-Match", body = super::openapi::ErrorBody),
+    )
+)]
 pub(crate) async fn edit(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<EditTicket>,
-) -> Result<ApiJson<Value>, ApiError> {
+) -> Result<ApiJson<TicketView>, ApiError> {
     caller.require(HANDLERS)?;
-    let id = TicketId::from(id.as_str());
+    let id = ticket_id(&id)?;
+    let expected = if_match(&headers)?;
     require_owner_or_lead(&state, &caller, &id).await?;
     if let Some(s) = &body.subject {
         check_text("subject", s, MAX_SUBJECT, true)?;
@@ -260,6 +361,17 @@ pub(crate) async fn edit(
         check_text("body", b, MAX_TEXT, false)?;
     }
     let customer_id = check_customer(&state, &caller, body.customer_id.as_ref()).await?;
+    if let Some(expected) = expected {
+        let current = store_tickets::get(&state.store, caller.tenant(), &id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("ticket '{id}'")))?;
+        if current.version != expected {
+            return Err(ApiError::PreconditionFailed(format!(
+                "the ticket changed: If-Match names version {expected}, the current one is {}",
+                current.version
+            )));
+        }
+    }
     let record = service::edit(
         &state.store,
         caller.tenant(),
@@ -274,17 +386,22 @@ pub(crate) async fn edit(
         state.clock.now(),
     )
     .await?;
-    Ok(ApiJson(ticket_json(&record)))
+    Ok(ApiJson(TicketView::from(&record)))
 }
 
 /// Admins only; audited. Complaints are normally closed, not deleted.
+#[utoipa::path(
+    delete, path = "/tickets/{id}", operation_id = "delete_ticket", tag = "tickets",
+    params(("id" = String, Path, description = "Ticket id")),
+    responses((status = 204, description = "Deleted with its history"))
+)]
 pub(crate) async fn delete(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(&[Role::Admin])?;
-    let id = TicketId::from(id.as_str());
+    let id = ticket_id(&id)?;
     let now = state.clock.now();
     service::delete(&state.store, caller.tenant(), &id, now).await?;
     audit::append(
@@ -305,8 +422,8 @@ async fn act(
     caller: &Caller,
     id: &str,
     input: Input,
-) -> Result<ApiJson<Value>, ApiError> {
-    let id = TicketId::from(id);
+) -> Result<ApiJson<TicketView>, ApiError> {
+    let id = ticket_id(id)?;
     let record = service::apply(
         &state.store,
         &state.tickets,
@@ -316,23 +433,30 @@ async fn act(
         state.clock.now(),
     )
     .await?;
-    Ok(ApiJson(ticket_json(&record)))
+    Ok(ApiJson(TicketView::from(&record)))
 }
 
 /// First response: the caller takes the ticket and owns it from now on.
+#[utoipa::path(
+    post, path = "/tickets/{id}/take", operation_id = "take_ticket", tag = "tickets",
+    params(("id" = String, Path, description = "Ticket id")),
+    responses((status = 200, description = "The ticket, now in progress", body = TicketView))
+)]
 pub(crate) async fn take(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<ApiJson<Value>, ApiError> {
+) -> Result<ApiJson<TicketView>, ApiError> {
     caller.require(HANDLERS)?;
     let agent = caller.user.id.clone();
     act(&state, &caller, &id, Input::Take { agent }).await
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Optional body of `resolve` and `follow-up`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NoteBody {
+    /// Up to 10,000 characters.
     #[serde(default)]
     note: String,
 }
@@ -348,57 +472,86 @@ fn note_of(body: &Bytes) -> Result<String, ApiError> {
     Ok(note)
 }
 
+/// The ticket is answered (owner agent or leads); a follow-up call task is created.
+#[utoipa::path(
+    post, path = "/tickets/{id}/resolve", operation_id = "resolve_ticket", tag = "tickets",
+    params(("id" = String, Path, description = "Ticket id")),
+    request_body(content = Option<NoteBody>, description = "Optional note"),
+    responses((status = 200, description = "The ticket, now resolved", body = TicketView))
+)]
 pub(crate) async fn resolve(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-    body: Bytes,
-) -> Result<ApiJson<Value>, ApiError> {
+    super::json::ApiBytes(body): super::json::ApiBytes,
+) -> Result<ApiJson<TicketView>, ApiError> {
     caller.require(HANDLERS)?;
-    require_owner_or_lead(&state, &caller, &TicketId::from(id.as_str())).await?;
+    require_owner_or_lead(&state, &caller, &ticket_id(&id)?).await?;
     let note = note_of(&body)?;
     let by = caller.user.id.clone();
     act(&state, &caller, &id, Input::Resolve { by, note }).await
 }
 
+/// The follow-up call to the customer was made (owner agent or leads).
+#[utoipa::path(
+    post, path = "/tickets/{id}/follow-up", operation_id = "follow_up_ticket", tag = "tickets",
+    params(("id" = String, Path, description = "Ticket id")),
+    request_body(content = Option<NoteBody>, description = "Optional note"),
+    responses((status = 200, description = "The ticket, now followed up", body = TicketView))
+)]
 pub(crate) async fn follow_up(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-    body: Bytes,
-) -> Result<ApiJson<Value>, ApiError> {
+    super::json::ApiBytes(body): super::json::ApiBytes,
+) -> Result<ApiJson<TicketView>, ApiError> {
     caller.require(HANDLERS)?;
-    require_owner_or_lead(&state, &caller, &TicketId::from(id.as_str())).await?;
+    require_owner_or_lead(&state, &caller, &ticket_id(&id)?).await?;
     let note = note_of(&body)?;
     let by = caller.user.id.clone();
     act(&state, &caller, &id, Input::FollowUpDone { by, note }).await
 }
 
+/// Closes a judged ticket (owner agent or leads).
+#[utoipa::path(
+    post, path = "/tickets/{id}/close", operation_id = "close_ticket", tag = "tickets",
+    params(("id" = String, Path, description = "Ticket id")),
+    responses((status = 200, description = "The ticket, now closed", body = TicketView))
+)]
 pub(crate) async fn close(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<ApiJson<Value>, ApiError> {
+) -> Result<ApiJson<TicketView>, ApiError> {
     caller.require(HANDLERS)?;
-    require_owner_or_lead(&state, &caller, &TicketId::from(id.as_str())).await?;
+    require_owner_or_lead(&state, &caller, &ticket_id(&id)?).await?;
     let by = caller.user.id.clone();
     act(&state, &caller, &id, Input::Close { by }).await
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /tickets/{id}/judge`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct JudgeBody {
+    /// Whether the complaint stands.
     stands: bool,
+    /// The team that answers for it (required when it stands), up to 200 characters.
     responsible_team: Option<String>,
 }
 
 /// Leads judge whether the complaint stands and, if so, which team answers for it.
+#[utoipa::path(
+    post, path = "/tickets/{id}/judge", operation_id = "judge_ticket", tag = "tickets",
+    params(("id" = String, Path, description = "Ticket id")),
+    request_body = JudgeBody,
+    responses((status = 200, description = "The ticket, judged", body = TicketView))
+)]
 pub(crate) async fn judge(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<JudgeBody>,
-) -> Result<ApiJson<Value>, ApiError> {
+) -> Result<ApiJson<TicketView>, ApiError> {
     caller.require(LEADS)?;
     if let Some(team) = &body.responsible_team {
         check_text("responsible_team", team, MAX_SUBJECT, false)?;

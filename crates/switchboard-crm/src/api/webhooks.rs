@@ -9,6 +9,7 @@ use serde_json::json;
 use switchboard_core::Role;
 use switchboard_store::audit;
 use switchboard_store::outbox::{self, NewSubscription, Subscription};
+use utoipa::ToSchema;
 
 use super::{ApiError, ApiJson, ApiState, Caller};
 use crate::webhooks::client;
@@ -16,22 +17,27 @@ use crate::webhooks::client;
 const MAX_URL: usize = 2048;
 const MAX_TYPES: usize = 50;
 
-#[derive(Debug, Serialize)]
-pub(crate) struct SubscriptionView {
+/// A webhook subscription: where the tenant's events are POSTed, signed with its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WebhookView {
     id: String,
+    /// `https://…` (or `http://` to a private address in development).
     url: String,
+    /// Patterns: `*`, `ticket.*`, `ticket.created`.
     event_types: Vec<String>,
+    /// Inactive subscriptions receive nothing.
     active: bool,
     created_at: String,
     updated_at: String,
-    /// Only in the answer to the create call.
+    /// The signing secret: only in the answer to the create call.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
     secret: Option<String>,
 }
 
-impl From<&Subscription> for SubscriptionView {
+impl From<&Subscription> for WebhookView {
     fn from(s: &Subscription) -> Self {
-        SubscriptionView {
+        WebhookView {
             id: s.id.clone(),
             url: s.url.clone(),
             event_types: s.event_types.clone(),
@@ -43,7 +49,21 @@ impl From<&Subscription> for SubscriptionView {
     }
 }
 
+/// Ids are ours (UUIDs): anything else cannot name a subscription.
+fn webhook_id(raw: &str) -> Result<&str, ApiError> {
+    if raw.is_empty() || raw.len() > 64 || raw.contains('\0') {
+        return Err(ApiError::NotFound(format!("webhook subscription '{raw}'")));
+    }
+    Ok(raw)
+}
+
 fn check_url(url: &str) -> Result<(), ApiError> {
+    if url.contains('\0') {
+        return Err(ApiError::bad_field(
+            "url",
+            "url must not contain NUL characters",
+        ));
+    }
     if url.len() > MAX_URL {
         return Err(ApiError::bad_field(
             "url",
@@ -90,44 +110,66 @@ fn new_secret() -> String {
     format!("whsec_{}", hex::encode(bytes))
 }
 
+/// The tenant's webhook subscriptions (admins).
+#[utoipa::path(
+    get, path = "/webhooks", operation_id = "list_webhooks", tag = "webhooks",
+    responses((status = 200, description = "Every subscription of the tenant", body = Vec<WebhookView>))
+)]
 pub(crate) async fn list(
     State(state): State<ApiState>,
     caller: Caller,
-) -> Result<ApiJson<Vec<SubscriptionView>>, ApiError> {
+) -> Result<ApiJson<Vec<WebhookView>>, ApiError> {
     caller.require(&[Role::Admin])?;
     let subs = outbox::list_subscriptions(&state.store, caller.tenant()).await?;
-    Ok(ApiJson(subs.iter().map(SubscriptionView::from).collect()))
+    Ok(ApiJson(subs.iter().map(WebhookView::from).collect()))
 }
 
+/// One webhook subscription (admins); the secret is never shown again.
+#[utoipa::path(
+    get, path = "/webhooks/{id}", operation_id = "get_webhook", tag = "webhooks",
+    params(("id" = String, Path, description = "Subscription id")),
+    responses((status = 200, description = "The subscription", body = WebhookView))
+)]
 pub(crate) async fn get_one(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<ApiJson<SubscriptionView>, ApiError> {
+) -> Result<ApiJson<WebhookView>, ApiError> {
     caller.require(&[Role::Admin])?;
-    let sub = outbox::get_subscription(&state.store, caller.tenant(), &id)
+    let id = webhook_id(&id)?;
+    let sub = outbox::get_subscription(&state.store, caller.tenant(), id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("webhook subscription '{id}'")))?;
-    Ok(ApiJson(SubscriptionView::from(&sub)))
+    Ok(ApiJson(WebhookView::from(&sub)))
 }
 
 fn default_types() -> Vec<String> {
     vec!["*".to_owned()]
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /webhooks`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct CreateSubscription {
+pub(crate) struct CreateWebhook {
+    /// Where to POST the events (at most 2048 bytes).
     url: String,
+    /// 1-50 patterns (default `["*"]`).
     #[serde(default = "default_types")]
     event_types: Vec<String>,
 }
 
+/// Subscribes a URL to the tenant's events (admins, audited). The signing secret is in this
+/// answer only.
+#[utoipa::path(
+    post, path = "/webhooks", operation_id = "create_webhook", tag = "webhooks",
+    request_body = CreateWebhook,
+    responses((status = 201, description = "Subscribed; `secret` shown this once", body = WebhookView))
+)]
 pub(crate) async fn create(
     State(state): State<ApiState>,
     caller: Caller,
-    ApiJson(body): ApiJson<CreateSubscription>,
-) -> Result<(StatusCode, ApiJson<SubscriptionView>), ApiError> {
+    ApiJson(body): ApiJson<CreateWebhook>,
+) -> Result<(StatusCode, ApiJson<WebhookView>), ApiError> {
     caller.require(&[Role::Admin])?;
     check_url(&body.url)?;
     check_types(&body.event_types)?;
@@ -154,27 +196,36 @@ pub(crate) async fn create(
         now,
     )
     .await?;
-    let mut view = SubscriptionView::from(&sub);
+    let mut view = WebhookView::from(&sub);
     view.secret = Some(secret);
     Ok((StatusCode::CREATED, ApiJson(view)))
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `PATCH /webhooks/{id}`: the fields given change, the others stay.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct EditSubscription {
+pub(crate) struct EditWebhook {
     url: Option<String>,
     event_types: Option<Vec<String>>,
     active: Option<bool>,
 }
 
+/// Changes a subscription's URL, event types or active flag (admins, audited).
+#[utoipa::path(
+    patch, path = "/webhooks/{id}", operation_id = "edit_webhook", tag = "webhooks",
+    params(("id" = String, Path, description = "Subscription id")),
+    request_body = EditWebhook,
+    responses((status = 200, description = "The subscription as changed", body = WebhookView))
+)]
 pub(crate) async fn edit(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<EditSubscription>,
-) -> Result<ApiJson<SubscriptionView>, ApiError> {
+    ApiJson(body): ApiJson<EditWebhook>,
+) -> Result<ApiJson<WebhookView>, ApiError> {
     caller.require(&[Role::Admin])?;
-    let mut sub = outbox::get_subscription(&state.store, caller.tenant(), &id)
+    let id = webhook_id(&id)?;
+    let mut sub = outbox::get_subscription(&state.store, caller.tenant(), id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("webhook subscription '{id}'")))?;
     if let Some(url) = body.url {
@@ -201,23 +252,30 @@ pub(crate) async fn edit(
         now,
     )
     .await?;
-    Ok(ApiJson(SubscriptionView::from(&sub)))
+    Ok(ApiJson(WebhookView::from(&sub)))
 }
 
+/// Unsubscribes (admins, audited); pending deliveries are dropped.
+#[utoipa::path(
+    delete, path = "/webhooks/{id}", operation_id = "delete_webhook", tag = "webhooks",
+    params(("id" = String, Path, description = "Subscription id")),
+    responses((status = 204, description = "Deleted"))
+)]
 pub(crate) async fn delete(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(&[Role::Admin])?;
+    let id = webhook_id(&id)?;
     let now = state.clock.now();
-    outbox::delete_subscription(&state.store, caller.tenant(), &id).await?;
+    outbox::delete_subscription(&state.store, caller.tenant(), id).await?;
     audit::append(
         &state.store,
         caller.tenant(),
         Some(&caller.user.id),
         "webhook.delete",
-        &id,
+        id,
         &json!({}),
         now,
     )

@@ -4,10 +4,12 @@
 
 use std::sync::Arc;
 
+use serde::Serialize;
 use serde_json::json;
 use switchboard_core::{CustomerId, TenantId, TicketId, Timestamp, UserId};
 use switchboard_store::tickets::{self, NewFollowUpTask, NewTicketEvent, TicketRecord};
 use switchboard_store::{Store, StoreError, outbox};
+use utoipa::ToSchema;
 
 use super::TicketState;
 use super::{Emotion, Input, Output, TicketClock, TicketError, TicketPolicy, TicketSnapshot};
@@ -40,30 +42,68 @@ pub struct TicketChanges {
     pub emotion: Option<Emotion>,
 }
 
-/// The ticket as API responses and webhook payloads show it.
+/// A complaint ticket (工单) as API responses and webhook payloads show it (one serialiser for
+/// both, so a receiver and a reader see the same fields). Times are RFC 3339 (UTC) or null.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TicketView {
+    pub id: String,
+    pub customer_id: Option<String>,
+    /// The agent who took it first; owns it to the end.
+    pub owner_agent_id: Option<String>,
+    pub subject: String,
+    pub body: String,
+    /// `angry`, `anxious`, `sad`, `loud` or `calm`.
+    pub emotion: String,
+    /// `open`, `in_progress`, `resolved`, `followed_up` or `closed`.
+    pub state: String,
+    /// Whether the complaint stands, once judged.
+    pub stands: Option<bool>,
+    pub responsible_team: Option<String>,
+    /// The first response is due by then (12 h after registering by default).
+    pub reply_due_at: String,
+    pub first_response_at: Option<String>,
+    pub overdue: bool,
+    /// Rungs of the escalation ladder reached so far (0 = not escalated).
+    pub escalation_level: i64,
+    pub escalated_to: Option<String>,
+    pub escalated_at: Option<String>,
+    pub resolved_at: Option<String>,
+    /// Goes up by one at every change.
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&TicketRecord> for TicketView {
+    fn from(t: &TicketRecord) -> Self {
+        let opt = |v: Option<Timestamp>| v.map(|t| t.to_string());
+        TicketView {
+            id: t.id.to_string(),
+            customer_id: t.customer_id.as_ref().map(ToString::to_string),
+            owner_agent_id: t.owner_agent_id.as_ref().map(ToString::to_string),
+            subject: t.subject.clone(),
+            body: t.body.clone(),
+            emotion: t.emotion.clone(),
+            state: t.state.clone(),
+            stands: t.stands,
+            responsible_team: t.responsible_team.clone(),
+            reply_due_at: t.reply_due_at.to_string(),
+            first_response_at: opt(t.first_response_at),
+            overdue: t.overdue,
+            escalation_level: t.escalation_level,
+            escalated_to: t.escalated_to.clone(),
+            escalated_at: opt(t.escalated_at),
+            resolved_at: opt(t.resolved_at),
+            version: t.version,
+            created_at: t.created_at.to_string(),
+            updated_at: t.updated_at.to_string(),
+        }
+    }
+}
+
+/// The ticket as webhook payloads carry it: [`TicketView`] as JSON.
 pub fn ticket_json(t: &TicketRecord) -> serde_json::Value {
-    let opt = |v: Option<Timestamp>| v.map(|t| t.to_string());
-    json!({
-        "id": t.id,
-        "customer_id": t.customer_id,
-        "owner_agent_id": t.owner_agent_id,
-        "subject": t.subject,
-        "body": t.body,
-        "emotion": t.emotion,
-        "state": t.state,
-        "stands": t.stands,
-        "responsible_team": t.responsible_team,
-        "reply_due_at": t.reply_due_at.to_string(),
-        "first_response_at": opt(t.first_response_at),
-        "overdue": t.overdue,
-        "escalation_level": t.escalation_level,
-        "escalated_to": t.escalated_to,
-        "escalated_at": opt(t.escalated_at),
-        "resolved_at": opt(t.resolved_at),
-        "version": t.version,
-        "created_at": t.created_at.to_string(),
-        "updated_at": t.updated_at.to_string(),
-    })
+    json!(TicketView::from(t))
 }
 
 fn snapshot_of(t: &TicketRecord) -> Result<TicketSnapshot, ServiceError> {
