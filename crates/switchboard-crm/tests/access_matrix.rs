@@ -1,0 +1,677 @@
+//! Acceptance (issue 8, item 2): the role and tenant matrix of EVERY operation in the OpenAPI
+//! document, through the real router, on SQLite and PostgreSQL.
+//!
+//! The table below has one line per operation: who may call it, the status those callers get,
+//! and the object (created in tenant `acme` for each attempt) its path names. The test walks the
+//! document, so an operation added there without a line here fails with its name. For each:
+//! - every role of `acme` that is allowed gets the status of its line, every other one 403;
+//! - every token of `globex` (each role and an API key) gets 404 or 403 when the path names an
+//!   `acme` object, never sees an `acme` id in any answer, and leaves `acme`'s data as it was;
+//! - no token gets 401.
+
+// Test bodies and their helpers: a failed step should stop the test loudly.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use axum::Router;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use switchboard_core::{CallId, ManualClock, TaskId, TenantId, UserId};
+use switchboard_crm::live::{LiveCommand, LiveHandle, LiveReply, live_channel};
+use switchboard_crm::{ApiSettings, ApiState, router};
+use switchboard_store::Store;
+use switchboard_store::calls::{self, CallEnd, Direction, HangupBy, NewCall};
+use switchboard_store::recordings::{self, NewRecording, RecordingState};
+use switchboard_store::tasks::{self, NewTask, TaskOwner};
+
+mod support;
+use support::{People, send, ts};
+
+const ADM: u8 = 1;
+const SUP: u8 = 2;
+const AGT: u8 = 4;
+const QA: u8 = 8;
+const INT: u8 = 16;
+const ALL: u8 = ADM | SUP | AGT | QA | INT;
+
+/// What an attempt's path names, created in `acme` before the attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fx {
+    /// Nothing: the path names no object.
+    None,
+    Customer,
+    Call,
+    Recording,
+    Queue,
+    /// A queue with `acme`'s agent as a member.
+    Member,
+    /// An open call-back task owned by the caller (or by `acme`'s agent).
+    Task,
+    /// A task claimed by the caller (or by `acme`'s agent).
+    ClaimedTask,
+    Ticket,
+    /// A ticket taken by the caller (or by `acme`'s agent).
+    TakenTicket,
+    ResolvedTicket,
+    /// Followed up and judged: ready to close.
+    FollowedUpTicket,
+    Webhook,
+}
+
+/// One line of the table.
+struct Op {
+    method: &'static str,
+    /// The documented path, `{id}` and `{user_id}` filled in; may end in a query string.
+    path: &'static str,
+    allowed: u8,
+    /// What an allowed caller of `acme` gets.
+    ok: u16,
+    fixture: Fx,
+    /// A valid body; `{n}` becomes a number unique to the attempt.
+    body: Option<&'static str>,
+    headers: &'static [(&'static str, &'static str)],
+}
+
+const fn op(
+    method: &'static str,
+    path: &'static str,
+    allowed: u8,
+    ok: u16,
+    fixture: Fx,
+    body: Option<&'static str>,
+) -> Op {
+    Op {
+        method,
+        path,
+        allowed,
+        ok,
+        fixture,
+        body,
+        headers: &[],
+    }
+}
+
+const ANY_VERSION: &[(&str, &str)] = &[("If-Match", "*")];
+
+#[rustfmt::skip]
+const TABLE: &[Op] = &[
+    op("POST", "/auth/login", ALL, 401, Fx::None, Some(r#"{"username":"nobody{n}","password":"wrong password"}"#)),
+    op("GET", "/me", ALL, 200, Fx::None, None),
+    op("GET", "/users", ADM | SUP, 200, Fx::None, None),
+    op("POST", "/users", ADM, 201, Fx::None, Some(r#"{"username":"user{n}","role":"agent"}"#)),
+    op("GET", "/audit", ADM, 200, Fx::None, None),
+    op("GET", "/registrations", ADM | SUP, 200, Fx::None, None),
+    op("POST", "/api-keys", ADM, 201, Fx::None, Some(r#"{"label":"erp {n}"}"#)),
+    op("POST", "/customers", ADM | SUP | INT, 201, Fx::None, Some(r#"{"name":"客户{n}","phones":[{"phone":"+86139000{n}"}]}"#)),
+    op("GET", "/customers", ALL, 200, Fx::None, None),
+    op("GET", "/customers/lookup?phone=%2B8613800000001", ALL, 200, Fx::None, None),
+    op("GET", "/customers/{id}", ALL, 200, Fx::Customer, None),
+    Op { headers: ANY_VERSION, ..op("PATCH", "/customers/{id}", ADM | SUP | INT, 200, Fx::Customer, Some(r#"{"grade":"B"}"#)) },
+    op("DELETE", "/customers/{id}", ADM | SUP, 204, Fx::Customer, None),
+    op("GET", "/customers/{id}/notes", ALL, 200, Fx::Customer, None),
+    op("POST", "/customers/{id}/notes", ADM | SUP | AGT, 201, Fx::Customer, Some(r#"{"text":"called back"}"#)),
+    op("POST", "/notes", ADM | SUP | AGT, 201, Fx::None, Some(r#"{"phone":"+86137000{n}","text":"asked for a catalogue"}"#)),
+    op("GET", "/calls", ALL, 200, Fx::None, None),
+    op("GET", "/calls/{id}", ALL, 200, Fx::Call, None),
+    op("POST", "/calls/{id}/recording/pause", ADM | SUP | AGT, 204, Fx::Call, None),
+    op("POST", "/calls/{id}/recording/resume", ADM | SUP | AGT, 204, Fx::Call, None),
+    op("POST", "/calls/{id}/hangup", ADM | SUP, 204, Fx::Call, None),
+    op("PUT", "/agents/me/state", SUP | AGT, 204, Fx::None, Some(r#"{"state":"ready"}"#)),
+    op("GET", "/queues/live", ADM | SUP | QA | AGT, 200, Fx::None, None),
+    op("GET", "/recordings", ADM | SUP | QA | INT, 200, Fx::None, None),
+    op("GET", "/recordings/{id}", ALL, 200, Fx::Recording, None),
+    op("GET", "/recordings/{id}/audio", ALL, 200, Fx::Recording, None),
+    op("GET", "/recordings/{id}/peaks", ALL, 200, Fx::Recording, None),
+    op("GET", "/queues", ADM | SUP | QA | AGT, 200, Fx::None, None),
+    op("POST", "/queues", ADM | SUP, 201, Fx::None, Some(r#"{"id":"q{n}","name":"售后 {n}"}"#)),
+    op("GET", "/queues/{id}", ADM | SUP | QA | AGT, 200, Fx::Queue, None),
+    op("PATCH", "/queues/{id}", ADM | SUP, 200, Fx::Queue, Some(r#"{"name":"renamed"}"#)),
+    op("DELETE", "/queues/{id}", ADM | SUP, 204, Fx::Queue, None),
+    op("GET", "/queues/{id}/members", ADM | SUP | QA | AGT, 200, Fx::Member, None),
+    op("PUT", "/queues/{id}/members/{user_id}", ADM | SUP, 200, Fx::Queue, Some(r#"{"level":3}"#)),
+    op("DELETE", "/queues/{id}/members/{user_id}", ADM | SUP, 204, Fx::Member, None),
+    op("GET", "/agents/{user_id}/states", ADM | SUP | QA | AGT, 200, Fx::None, None),
+    op("GET", "/tasks", ADM | SUP | QA | AGT, 200, Fx::None, None),
+    op("GET", "/tasks/{id}", ADM | SUP | QA | AGT, 200, Fx::Task, None),
+    op("POST", "/tasks/{id}/claim", SUP | AGT, 200, Fx::Task, None),
+    op("POST", "/tasks/{id}/complete", SUP | AGT, 200, Fx::ClaimedTask, Some(r#"{"result":"reached"}"#)),
+    op("POST", "/tasks/{id}/cancel", ADM | SUP, 200, Fx::Task, Some(r#"{"note":"customer called in"}"#)),
+    op("POST", "/tickets", ADM | SUP | AGT | INT, 201, Fx::None, Some(r#"{"subject":"快递延误 {n}","emotion":"angry"}"#)),
+    op("GET", "/tickets", ALL, 200, Fx::None, None),
+    op("GET", "/tickets/{id}", ALL, 200, Fx::Ticket, None),
+    op("PATCH", "/tickets/{id}", ADM | SUP | AGT, 200, Fx::Ticket, Some(r#"{"body":"more detail"}"#)),
+    op("DELETE", "/tickets/{id}", ADM, 204, Fx::Ticket, None),
+    op("GET", "/tickets/{id}/events", ALL, 200, Fx::Ticket, None),
+    op("POST", "/tickets/{id}/take", ADM | SUP | AGT, 200, Fx::Ticket, None),
+    op("POST", "/tickets/{id}/resolve", ADM | SUP | AGT, 200, Fx::TakenTicket, Some(r#"{"note":"refunded"}"#)),
+    op("POST", "/tickets/{id}/follow-up", ADM | SUP | AGT, 200, Fx::ResolvedTicket, None),
+    op("POST", "/tickets/{id}/close", ADM | SUP | AGT, 200, Fx::FollowedUpTicket, None),
+    op("POST", "/tickets/{id}/judge", ADM | SUP, 200, Fx::Ticket, Some(r#"{"stands":true,"responsible_team":"物流"}"#)),
+    op("GET", "/webhooks", ADM, 200, Fx::None, None),
+    op("POST", "/webhooks", ADM, 201, Fx::None, Some(r#"{"url":"http://127.0.0.1:9/hook{n}","event_types":["ticket.*"]}"#)),
+    op("GET", "/webhooks/{id}", ADM, 200, Fx::Webhook, None),
+    op("PATCH", "/webhooks/{id}", ADM, 200, Fx::Webhook, Some(r#"{"active":false}"#)),
+    op("DELETE", "/webhooks/{id}", ADM, 204, Fx::Webhook, None),
+    // Last: it revokes the caller's token.
+    op("POST", "/auth/logout", ALL, 204, Fx::None, None),
+];
+
+/// The callers of each tenant: a user of every role, and an integrator API key.
+const CALLERS: [(&str, u8); 6] = [
+    ("admin", ADM),
+    ("supervisor", SUP),
+    ("agent", AGT),
+    ("qa", QA),
+    ("integrator", INT),
+    ("apikey", INT),
+];
+
+/// What reads of `acme` show, to prove a refused request changed nothing.
+const FINGERPRINT: &[&str] = &[
+    "/customers?limit=1000",
+    "/tickets?limit=1000",
+    "/webhooks",
+    "/queues",
+    "/tasks?limit=1000",
+    "/users",
+    "/calls?limit=1000",
+    "/recordings",
+    "/audit?limit=1000",
+];
+
+/// A stand-in for the call control that does whatever it is asked, for the caller's tenant.
+fn fake_call_control() -> LiveHandle {
+    let (live, mut rx) = live_channel(64);
+    tokio::spawn(async move {
+        while let Some((command, reply)) = rx.recv().await {
+            let answer = match command {
+                LiveCommand::QueueLive { .. } => {
+                    LiveReply::Json(json!({"queues": [], "agents": []}))
+                }
+                _ => LiveReply::Done,
+            };
+            let _ = reply.send(Ok(answer));
+        }
+    });
+    live
+}
+
+struct World {
+    router: Router,
+    store: Store,
+    people: People,
+    recordings_dir: tempfile::TempDir,
+    counter: AtomicU32,
+    /// Every id of an `acme` object made so far: none may show up in `globex`'s answers.
+    acme_ids: std::sync::Mutex<BTreeSet<String>>,
+}
+
+struct Reply {
+    status: StatusCode,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+impl World {
+    async fn new(store: Store) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        write_wav(&dir.path().join("rec.wav"));
+        let clock = ManualClock::new(ts(24 * 60));
+        let state = ApiState::new(
+            store.clone(),
+            Arc::new(clock),
+            ApiSettings {
+                default_tenant: TenantId::from("acme"),
+                ..ApiSettings::default()
+            },
+        )
+        .with_recordings_root(dir.path().to_path_buf())
+        .with_live(fake_call_control());
+        let mut world = World {
+            router: Router::new().nest("/api/v1", router(state)),
+            people: People::seed(&store).await,
+            store,
+            recordings_dir: dir,
+            counter: AtomicU32::new(10_000),
+            acme_ids: Default::default(),
+        };
+        for prefix in ["", "other:"] {
+            let r = world
+                .call(
+                    &format!("{prefix}admin"),
+                    "POST",
+                    "/api-keys",
+                    &[],
+                    Some(r#"{"label":"erp"}"#.into()),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+            let token = r.json()["token"].as_str().unwrap().to_owned();
+            world.people.tokens.insert(format!("{prefix}apikey"), token);
+        }
+        world
+    }
+
+    fn next(&self) -> u32 {
+        self.counter.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn id(&self, who: &str) -> &UserId {
+        &self.people.ids[who]
+    }
+
+    async fn call(
+        &self,
+        who: &str,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Reply {
+        let token = self.people.tokens.get(who).map(String::as_str);
+        let (status, _, body) = send(&self.router, token, method, path, headers, body).await;
+        Reply { status, body }
+    }
+
+    /// `POST path body` as `acme`'s `who`; the new object's id.
+    async fn make(&self, who: &str, path: &str, body: Value) -> String {
+        let r = self
+            .call(who, "POST", path, &[], Some(body.to_string()))
+            .await;
+        assert!(r.status.is_success(), "POST {path}: {}", r.text());
+        let id = r.json()["id"].as_str().unwrap().to_owned();
+        self.acme_ids.lock().unwrap().insert(id.clone());
+        id
+    }
+
+    /// The `acme` user an object is made for: the caller when it is an `acme` user of one of
+    /// `roles`, else `acme`'s agent.
+    fn actor(&self, caller: &str, roles: u8) -> String {
+        let role = CALLERS
+            .iter()
+            .find(|(name, _)| *name == caller)
+            .map_or(0, |(_, r)| *r);
+        if role & roles != 0 && self.people.ids.contains_key(caller) {
+            caller.to_owned()
+        } else {
+            "agent".to_owned()
+        }
+    }
+
+    /// Creates the object an attempt by `caller` names; its id.
+    async fn fixture(&self, fx: Fx, caller: &str) -> String {
+        let n = self.next();
+        match fx {
+            Fx::None => String::new(),
+            Fx::Customer => {
+                self.make(
+                    "admin",
+                    "/customers",
+                    json!({"name": format!("王{n}"), "phones": [{"phone": format!("+86136{n:08}")}]}),
+                )
+                .await
+            }
+            Fx::Queue | Fx::Member => {
+                let id = self
+                    .make(
+                        "admin",
+                        "/queues",
+                        json!({"id": format!("q{n}"), "name": "sales"}),
+                    )
+                    .await;
+                if fx == Fx::Member {
+                    let path = format!("/queues/{id}/members/{}", self.id("agent"));
+                    let r = self.call("admin", "PUT", &path, &[], Some("{}".into())).await;
+                    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+                }
+                id
+            }
+            Fx::Webhook => {
+                self.make(
+                    "admin",
+                    "/webhooks",
+                    json!({"url": format!("http://127.0.0.1:9/{n}")}),
+                )
+                .await
+            }
+            Fx::Ticket | Fx::TakenTicket | Fx::ResolvedTicket | Fx::FollowedUpTicket => {
+                let id = self
+                    .make("admin", "/tickets", json!({"subject": format!("投诉 {n}")}))
+                    .await;
+                let owner = self.actor(caller, ADM | SUP | AGT);
+                let mut steps = vec![];
+                if fx != Fx::Ticket {
+                    steps.push((owner.as_str(), "take", None));
+                }
+                if matches!(fx, Fx::ResolvedTicket | Fx::FollowedUpTicket) {
+                    steps.push(("admin", "resolve", None));
+                }
+                if fx == Fx::FollowedUpTicket {
+                    steps.push(("admin", "follow-up", None));
+                    steps.push((
+                        "admin",
+                        "judge",
+                        Some(r#"{"stands":false}"#.to_owned()),
+                    ));
+                }
+                for (who, action, body) in steps {
+                    let path = format!("/tickets/{id}/{action}");
+                    let body = body.or(Some("{}".into()));
+                    let r = self.call(who, "POST", &path, &[], body).await;
+                    assert_eq!(r.status, StatusCode::OK, "{action}: {}", r.text());
+                }
+                id
+            }
+            Fx::Task | Fx::ClaimedTask => {
+                let owner = self.actor(caller, SUP | AGT);
+                let owner_id = self.id(&owner).clone();
+                let tenant = TenantId::from("acme");
+                let created = tasks::create_task(
+                    &self.store,
+                    &NewTask {
+                        tenant_id: &tenant,
+                        call_id: None,
+                        customer_phone: "+8613800000001",
+                        reason: "requested",
+                        owner: &TaskOwner::Agent(owner_id.clone()),
+                        due_at: ts(36 * 60),
+                        note: None,
+                        now: ts(0),
+                    },
+                )
+                .await
+                .unwrap();
+                let id: TaskId = created.task.id;
+                if fx == Fx::ClaimedTask {
+                    tasks::claim_task(&self.store, &tenant, &id, &owner_id, ts(60))
+                        .await
+                        .unwrap();
+                }
+                self.acme_ids.lock().unwrap().insert(id.to_string());
+                id.to_string()
+            }
+            Fx::Call | Fx::Recording => {
+                let id = self.acme_call(n).await;
+                if fx == Fx::Call {
+                    return id;
+                }
+                let rec = self.recording(&id).await;
+                self.acme_ids.lock().unwrap().insert(rec.clone());
+                rec
+            }
+        }
+    }
+
+    /// A call of `acme` answered by its agent (so the agent may see it).
+    async fn acme_call(&self, n: u32) -> String {
+        let id = CallId::from(format!("call-{n}").as_str());
+        let tenant = TenantId::from("acme");
+        calls::insert_call(
+            &self.store,
+            &NewCall {
+                id: &id,
+                tenant_id: &tenant,
+                direction: Direction::Inbound,
+                caller: "+8613800000001",
+                callee: "+862155550000",
+                target: Some("queue:sales"),
+                agent_user_id: None,
+                queue: Some("sales"),
+                campaign_id: None,
+                sip_call_id_a: &format!("sip-{n}"),
+                started_at: ts(0),
+                node: None,
+            },
+        )
+        .await
+        .unwrap();
+        let answered = ts(1);
+        calls::mark_answered(
+            &self.store,
+            &id,
+            answered,
+            &format!("b-{n}"),
+            Some(self.id("agent")),
+        )
+        .await
+        .unwrap();
+        calls::close_call(
+            &self.store,
+            &id,
+            &CallEnd {
+                ended_at: ts(3),
+                end_cause: calls::end_cause::NORMAL_CLEARING,
+                sip_status: Some(200),
+                hangup_by: HangupBy::Caller,
+            },
+        )
+        .await
+        .unwrap();
+        self.acme_ids.lock().unwrap().insert(id.to_string());
+        id.to_string()
+    }
+
+    async fn recording(&self, call: &str) -> String {
+        let tenant = TenantId::from("acme");
+        let call_id = CallId::from(call);
+        let rec = recordings::insert_recording(
+            &self.store,
+            &NewRecording {
+                tenant_id: &tenant,
+                call_id: &call_id,
+                path: "rec.wav",
+                started_at: ts(1),
+                channels: 2,
+                sample_rate: 8000,
+                created_at: ts(1),
+            },
+        )
+        .await
+        .unwrap();
+        let size = std::fs::metadata(self.recordings_dir.path().join("rec.wav"))
+            .unwrap()
+            .len();
+        recordings::complete_recording(
+            &self.store,
+            &rec.id,
+            1000,
+            i64::try_from(size).unwrap(),
+            &"ab".repeat(32),
+            "[]",
+            RecordingState::Complete,
+        )
+        .await
+        .unwrap();
+        rec.id
+    }
+
+    /// Everything `acme`'s admin reads; equal before and after means nothing changed.
+    async fn fingerprint(&self) -> String {
+        let mut out = String::new();
+        for path in FINGERPRINT {
+            let r = self.call("admin", "GET", path, &[], None).await;
+            assert_eq!(r.status, StatusCode::OK, "GET {path}: {}", r.text());
+            out.push_str(&r.text());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The request of `op` on `id`, made for `caller`.
+    async fn attempt(&self, op: &Op, caller: &str, id: &str) -> Reply {
+        let n = self.next().to_string();
+        let path = op
+            .path
+            .replace("{id}", id)
+            .replace("{user_id}", self.id("agent").as_str());
+        let body = op.body.map(|b| b.replace("{n}", &n));
+        self.call(caller, op.method, &path, op.headers, body).await
+    }
+}
+
+/// One second of stereo silence-free 8 kHz audio.
+fn write_wav(path: &std::path::Path) {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..8000_i32 {
+        let v = i16::try_from(i % 1000).unwrap();
+        w.write_sample(v).unwrap();
+        w.write_sample(-v).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// `(METHOD, path)` of every operation the served document lists.
+fn documented_operations(doc: &Value) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item.get(method).is_some() {
+                out.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    out
+}
+
+fn table_key(op: &Op) -> (String, String) {
+    let path = op.path.split('?').next().unwrap_or_default();
+    (op.method.to_owned(), path.to_owned())
+}
+
+async fn every_documented_operation_admits_only_its_roles_and_tenant(store: Store) {
+    let world = World::new(store).await;
+
+    // The table covers the document, exactly.
+    let doc = world.call("admin", "GET", "/openapi.json", &[], None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    let documented = documented_operations(&doc.json());
+    let tabled: BTreeSet<_> = TABLE.iter().map(table_key).collect();
+    assert_eq!(
+        tabled.len(),
+        TABLE.len(),
+        "an operation is in the table twice"
+    );
+    let missing: Vec<_> = documented.difference(&tabled).collect();
+    assert!(
+        missing.is_empty(),
+        "documented operations without a line in the access table: {missing:?}"
+    );
+    let extra: Vec<_> = tabled.difference(&documented).collect();
+    assert!(
+        extra.is_empty(),
+        "table lines for undocumented operations: {extra:?}"
+    );
+
+    // Objects of acme that every globex answer is checked against.
+    for fx in [
+        Fx::Customer,
+        Fx::Ticket,
+        Fx::Webhook,
+        Fx::Queue,
+        Fx::Task,
+        Fx::Recording,
+    ] {
+        world.fixture(fx, "admin").await;
+    }
+
+    let mut failures = Vec::new();
+    for op in TABLE {
+        let name = format!("{} {}", op.method, op.path);
+        let names_acme_object = op.fixture != Fx::None || op.path.contains("{user_id}");
+        // The roles of acme that may not are refused and change nothing.
+        let shared = world.fixture(op.fixture, "admin").await;
+        let before = world.fingerprint().await;
+        for (caller, role) in CALLERS {
+            if op.allowed & role != 0 {
+                continue;
+            }
+            let r = world.attempt(op, caller, &shared).await;
+            if r.status != StatusCode::FORBIDDEN {
+                failures.push(format!(
+                    "{name} as {caller}: {} (want 403) {}",
+                    r.status,
+                    r.text()
+                ));
+            }
+        }
+        // Tenant globex: never acme's objects, never a change to acme's data.
+        for (caller, role) in CALLERS {
+            let who = format!("other:{caller}");
+            let r = world.attempt(op, &who, &shared).await;
+            let status = r.status.as_u16();
+            let ok = if op.allowed & role == 0 {
+                status == 403
+            } else if names_acme_object {
+                status == 404 || status == 403
+            } else {
+                status < 500
+            };
+            if !ok {
+                failures.push(format!("{name} as {who}: {} {}", r.status, r.text()));
+            }
+            let text = r.text();
+            let leaked: Vec<String> = world
+                .acme_ids
+                .lock()
+                .unwrap()
+                .iter()
+                // A 404 may name the id it was asked for; any other is a leak.
+                .filter(|id| **id != shared && text.contains(id.as_str()))
+                .cloned()
+                .collect();
+            if !leaked.is_empty() {
+                failures.push(format!("{name} as {who} saw acme's {leaked:?}"));
+            }
+        }
+        let after = world.fingerprint().await;
+        if before != after {
+            failures.push(format!("{name}: refused callers changed acme's data"));
+        }
+        // No token.
+        let r = world.attempt(op, "nobody", &shared).await;
+        if r.status != StatusCode::UNAUTHORIZED {
+            failures.push(format!("{name} without a token: {} (want 401)", r.status));
+        }
+        // Last (logout revokes the token): the allowed roles succeed, each on its own object.
+        for (caller, role) in CALLERS {
+            if op.allowed & role == 0 {
+                continue;
+            }
+            let id = world.fixture(op.fixture, caller).await;
+            let r = world.attempt(op, caller, &id).await;
+            if r.status.as_u16() != op.ok {
+                failures.push(format!(
+                    "{name} as {caller}: {} (want {}) {}",
+                    r.status,
+                    op.ok,
+                    r.text()
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+switchboard_store::both_engines!(every_documented_operation_admits_only_its_roles_and_tenant);
