@@ -138,8 +138,10 @@ pub(crate) struct CreateTicket {
     /// A customer of the tenant.
     customer_id: Option<String>,
     /// 1-200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     subject: String,
     /// Up to 10,000 characters.
+    #[schema(max_length = 10000)]
     #[serde(default)]
     body: String,
     #[serde(default)]
@@ -207,6 +209,9 @@ pub(crate) async fn list(
 ) -> Result<ApiJson<Vec<TicketView>>, ApiError> {
     caller.require(READERS)?;
     let q = query(q)?;
+    if let Some(o) = &q.owner {
+        check_text("owner", o, 64, false)?;
+    }
     let owner = q.owner.map(|o| {
         if o == "me" {
             caller.user.id.clone()
