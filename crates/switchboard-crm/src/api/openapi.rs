@@ -4,8 +4,9 @@
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{Content, Ref, ResponseBuilder, Server};
+use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder, Server};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
@@ -183,9 +184,64 @@ impl Modify for Conventions {
     }
 }
 
+/// `{"id": …}` of a create's 201 answer feeds every operation on `<collection>/{id}…`: the
+/// links let Schemathesis's stateful phase (and readers) go from a create to the object's
+/// operations with a real id instead of 404s on made-up ones.
+fn link_creates(doc: &mut utoipa::openapi::OpenApi) {
+    let paths: Vec<String> = doc.paths.paths.keys().cloned().collect();
+    for collection in paths.iter().filter(|p| !p.contains('{')) {
+        let object = format!("{collection}/{{id}}");
+        let mut links = Vec::new();
+        for path in paths
+            .iter()
+            .filter(|p| **p == object || p.starts_with(&format!("{object}/")))
+        {
+            let Some(item) = doc.paths.paths.get(path) else {
+                continue;
+            };
+            let methods = [
+                ("get", item.get.is_some()),
+                ("put", item.put.is_some()),
+                ("patch", item.patch.is_some()),
+                ("post", item.post.is_some()),
+                ("delete", item.delete.is_some()),
+            ];
+            for (method, present) in methods {
+                if !present || path.contains("{user_id}") {
+                    continue;
+                }
+                // A JSON pointer: `~` and `/` escaped as `~0` and `~1`.
+                let pointer = path.replace('~', "~0").replace('/', "~1");
+                let name = format!("{method}{}", path.replace(['/', '{', '}'], "_"));
+                let link = LinkBuilder::new()
+                    .operation_ref(format!("#/paths/{pointer}/{method}"))
+                    .parameter("id", "$response.body#/id")
+                    .build();
+                links.push((name, link));
+            }
+        }
+        if links.is_empty() {
+            continue;
+        }
+        let created = doc
+            .paths
+            .paths
+            .get_mut(collection)
+            .and_then(|item| item.post.as_mut())
+            .and_then(|op| op.responses.responses.get_mut("201"));
+        if let Some(RefOr::T(response)) = created {
+            for (name, link) in links {
+                response.links.insert(name, RefOr::T(link));
+            }
+        }
+    }
+}
+
 /// The document, built from the code.
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    link_creates(&mut doc);
+    doc
 }
 
 /// `GET /api/v1/openapi.json`
@@ -285,6 +341,17 @@ mod tests {
             serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
             _ => {}
         }
+    }
+
+    #[test]
+    fn a_create_links_to_the_operations_on_what_it_made() {
+        let doc = serde_json::to_value(document()).unwrap_or_default();
+        let links = &doc["paths"]["/tickets"]["post"]["responses"]["201"]["links"];
+        let take = &links["post_tickets__id__take"];
+        assert_eq!(take["operationRef"], "#/paths/~1tickets~1{id}~1take/post");
+        assert_eq!(take["parameters"]["id"], "$response.body#/id");
+        let webhook = &doc["paths"]["/webhooks"]["post"]["responses"]["201"]["links"];
+        assert!(webhook.get("delete_webhooks__id_").is_some(), "{webhook}");
     }
 
     #[test]

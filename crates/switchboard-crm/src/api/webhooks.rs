@@ -21,7 +21,7 @@ const MAX_TYPES: usize = 50;
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct WebhookView {
     id: String,
-    /// `https://…` (or `http://` to a private address in development).
+    /// An `http://` URL (the delivery client speaks plain HTTP).
     url: String,
     /// Patterns: `*`, `ticket.*`, `ticket.created`.
     event_types: Vec<String>,
@@ -151,10 +151,15 @@ fn default_types() -> Vec<String> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateWebhook {
-    /// Where to POST the events (at most 2048 bytes).
+    /// Where to POST the events: an `http://` URL, at most 2048 bytes.
+    #[schema(
+        pattern = r"^http://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$",
+        max_length = 2048
+    )]
     url: String,
-    /// 1-50 patterns (default `["*"]`).
+    /// 1-50 patterns (default `["*"]`): `*`, `ticket.*`, `ticket.created`.
     #[serde(default = "default_types")]
+    #[schema(min_items = 1, max_items = 50)]
     event_types: Vec<String>,
 }
 
