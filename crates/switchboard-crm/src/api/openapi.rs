@@ -9,8 +9,8 @@ use utoipa::openapi::{Content, Ref, ResponseBuilder, Server};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
-    agent_states, agents, api_keys, auth, call_control, calls, customer_types, customers, queues,
-    recordings, tasks, users,
+    agent_states, agents, api_keys, auth, call_control, calls, customer_types, customers,
+    handovers, orders, queues, recordings, stats, tasks, users, visits,
 };
 
 /// Every error the API returns: `{"error": {"code", "message", "field"?}}`.
@@ -92,6 +92,24 @@ pub enum RoleDoc {
         tasks::claim,
         tasks::complete,
         tasks::cancel,
+        orders::create,
+        orders::list_for_customer,
+        orders::list,
+        orders::get_one,
+        orders::pay,
+        orders::cancel,
+        visits::book,
+        visits::list,
+        visits::attended,
+        visits::no_show,
+        visits::cancel,
+        handovers::shifts_now,
+        handovers::create,
+        handovers::list,
+        handovers::get_one,
+        handovers::mark_read,
+        handovers::item_done,
+        stats::agents,
     ),
     components(schemas(ErrorBody, ErrorDetail, RoleDoc, customer_types::CategoryDoc)),
     modifiers(&Conventions),
@@ -103,6 +121,9 @@ pub enum RoleDoc {
         (name = "recordings", description = "Call recordings: metadata, audio with Range, waveform peaks"),
         (name = "queues", description = "ACD queues, their members and agents' state history"),
         (name = "agents", description = "Agents' own state (ready, not ready, wrap-up) and the live queue figures"),
+        (name = "orders", description = "Orders (placed, paid, cancelled) and visits (booked, attended, no-show) on the customer file"),
+        (name = "shifts", description = "Shifts on duty and the hand-over (交接班) between them"),
+        (name = "stats", description = "Per-agent service statistics: customers served, converted, conversion rate"),
         (name = "tasks", description = "Call-back tasks (回访) the ACD creates for dropped and abandoned calls: list, claim, complete, cancel"),
     )
 )]
