@@ -2,13 +2,15 @@
 //! (工单) and hand-over, exposed through the REST API under `/api/v1` that people (bearer tokens)
 //! and other systems (API keys) use.
 //!
-//! So far: authentication (login, tokens, roles), users and the audit log. The API's building
-//! blocks — errors, the JSON extractor, the authenticated-caller extractor — live in `api` and
-//! every later route uses them.
+//! The API's building blocks — errors, the JSON extractor, the authenticated-caller extractor —
+//! live in `api`; the pure rules beside it (ticket clock, shifts, agents' statistics) are
+//! modules of their own.
 
+pub mod agent_stats;
 pub mod api;
 pub mod live;
 pub mod password;
+pub mod shifts;
 pub mod tickets;
 pub mod webhooks;
 

@@ -59,6 +59,12 @@ enum Fx {
     /// Followed up and judged: ready to close.
     FollowedUpTicket,
     Webhook,
+    /// A placed order on a new customer.
+    Order,
+    /// A booked visit on a new customer.
+    Visit,
+    /// A hand-over with one item.
+    Handover,
 }
 
 /// One line of the table.
@@ -155,6 +161,24 @@ const TABLE: &[Op] = &[
     op("GET", "/webhooks/{id}", ADM, 200, Fx::Webhook, None),
     op("PATCH", "/webhooks/{id}", ADM, 200, Fx::Webhook, Some(r#"{"active":false}"#)),
     op("DELETE", "/webhooks/{id}", ADM, 204, Fx::Webhook, None),
+    op("POST", "/customers/{id}/orders", ADM | SUP | AGT | INT, 201, Fx::Customer, Some(r#"{"amount_minor":12800,"currency":"CNY","external_ref":"T-{n}"}"#)),
+    op("GET", "/customers/{id}/orders", ALL, 200, Fx::Customer, None),
+    op("GET", "/orders?updated_since=0", ALL, 200, Fx::None, None),
+    op("GET", "/orders/{id}", ALL, 200, Fx::Order, None),
+    op("POST", "/orders/{id}/pay", ADM | SUP | INT, 200, Fx::Order, None),
+    op("POST", "/orders/{id}/cancel", ADM | SUP | INT, 200, Fx::Order, None),
+    op("POST", "/customers/{id}/visits", ADM | SUP | AGT | INT, 201, Fx::Customer, Some(r#"{"scheduled_at":"2027-01-18T02:00:00Z","source":"call_back"}"#)),
+    op("GET", "/visits", ALL, 200, Fx::None, None),
+    op("POST", "/visits/{id}/attended", ADM | SUP | AGT | INT, 200, Fx::Visit, None),
+    op("POST", "/visits/{id}/no-show", ADM | SUP | AGT | INT, 200, Fx::Visit, None),
+    op("POST", "/visits/{id}/cancel", ADM | SUP | AGT | INT, 200, Fx::Visit, None),
+    op("GET", "/shifts", ADM | SUP | AGT | QA, 200, Fx::None, None),
+    op("POST", "/handovers", ADM | SUP | AGT, 201, Fx::None, Some(r#"{"shift":"day","note":"交接 {n}"}"#)),
+    op("GET", "/handovers", ADM | SUP | AGT, 200, Fx::None, None),
+    op("GET", "/handovers/{id}", ADM | SUP | AGT, 200, Fx::Handover, None),
+    op("POST", "/handovers/{id}/read", ADM | SUP | AGT, 200, Fx::Handover, None),
+    op("POST", "/handovers/{id}/items/{position}/done", ADM | SUP | AGT, 200, Fx::Handover, None),
+    op("GET", "/stats/agents", ADM | SUP | AGT | QA, 200, Fx::None, None),
     // Last: it revokes the caller's token.
     op("POST", "/auth/logout", ALL, 204, Fx::None, None),
 ];
@@ -180,6 +204,9 @@ const FINGERPRINT: &[&str] = &[
     "/calls?limit=1000",
     "/recordings",
     "/audit?limit=1000",
+    "/orders?limit=500",
+    "/visits",
+    "/handovers?limit=200",
 ];
 
 /// A stand-in for the call control that does whatever it is asked, for the caller's tenant.
@@ -344,6 +371,32 @@ impl World {
                     json!({"url": format!("http://127.0.0.1:9/{n}")}),
                 )
                 .await
+            }
+            Fx::Order | Fx::Visit | Fx::Handover => {
+                let customer = self
+                    .make(
+                        "admin",
+                        "/customers",
+                        json!({"name": format!("李{n}"), "phones": [{"phone": format!("+86135{n:08}")}]}),
+                    )
+                    .await;
+                let (path, body) = match fx {
+                    Fx::Order => (
+                        format!("/customers/{customer}/orders"),
+                        json!({"amount_minor": 100, "currency": "CNY"}),
+                    ),
+                    Fx::Visit => (
+                        format!("/customers/{customer}/visits"),
+                        json!({"scheduled_at": "2027-01-18T02:00:00Z"}),
+                    ),
+                    _ => (
+                        "/handovers".to_owned(),
+                        json!({"shift": "day", "items": [
+                            {"customer_id": customer, "kind": "urgent", "what": "call back"}
+                        ]}),
+                    ),
+                };
+                self.make("admin", &path, body).await
             }
             Fx::Ticket | Fx::TakenTicket | Fx::ResolvedTicket | Fx::FollowedUpTicket => {
                 let id = self
@@ -514,7 +567,8 @@ impl World {
         let path = op
             .path
             .replace("{id}", id)
-            .replace("{user_id}", self.id("agent").as_str());
+            .replace("{user_id}", self.id("agent").as_str())
+            .replace("{position}", "0");
         let body = op.body.map(|b| b.replace("{n}", &n));
         self.call(caller, op.method, &path, op.headers, body).await
     }

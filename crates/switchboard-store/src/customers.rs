@@ -756,3 +756,79 @@ pub async fn find_by_phone(
     .await?;
     with_phones(store, tenant, rows).await
 }
+
+/// A potential customer who pays an order becomes a customer ("potential customer" until they
+/// buy, per the service rules). Runs inside the caller's transaction and announces
+/// `customer.updated` when it changes the category; true when it did.
+pub(crate) async fn promote_to_customer_tx(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &TenantId,
+    id: &CustomerId,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let category: Option<String> =
+        sqlx::query_scalar("SELECT category FROM customers WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&mut **tx)
+            .await?;
+    if category.as_deref() != Some(Category::Potential.as_str()) {
+        return Ok(false);
+    }
+    let stamp = lock_and_stamp(tx, tenant, now).await.map_err(into_store)?;
+    sqlx::query(
+        "UPDATE customers SET category = $1, version = version + 1, updated_at = $2
+         WHERE tenant_id = $3 AND id = $4",
+    )
+    .bind(Category::Customer.as_str())
+    .bind(stamp.as_millis())
+    .bind(tenant.as_str())
+    .bind(id.as_str())
+    .execute(&mut **tx)
+    .await?;
+    let row: CustomerRow = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM customers WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant.as_str())
+    .bind(id.as_str())
+    .fetch_one(&mut **tx)
+    .await?;
+    let phones: Vec<PhoneRow> = sqlx::query_as(
+        "SELECT customer_id, phone, label FROM customer_phones
+         WHERE tenant_id = $1 AND customer_id = $2 ORDER BY position",
+    )
+    .bind(tenant.as_str())
+    .bind(id.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    let phones = phones
+        .into_iter()
+        .map(|p| {
+            Ok(CustomerPhone {
+                phone: E164::parse(&p.phone)
+                    .map_err(|e| StoreError::Corrupt(format!("customer_phones.phone: {e}")))?,
+                label: p.label,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let customer = row.into_customer(phones)?;
+    announce(
+        tx,
+        tenant,
+        "customer.updated",
+        &event_payload(&customer),
+        now,
+    )
+    .await
+    .map_err(into_store)?;
+    Ok(true)
+}
+
+/// The store-level error inside a `CustomerError` (the two customer-only variants cannot come
+/// out of the helpers this is used on).
+fn into_store(e: CustomerError) -> StoreError {
+    match e {
+        CustomerError::Store(s) => s,
+        other => StoreError::Corrupt(other.to_string()),
+    }
+}

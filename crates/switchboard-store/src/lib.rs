@@ -8,12 +8,15 @@
 //! One module per aggregate; each function is one query or one transaction.
 
 pub mod acd;
+pub mod agent_stats;
 pub mod audit;
 pub mod backup;
 pub mod calls;
 pub mod customers;
 mod engine;
 mod error;
+pub mod handovers;
+pub mod orders;
 pub mod outbox;
 pub mod recordings;
 pub mod sip;
@@ -23,6 +26,7 @@ pub mod testing;
 pub mod tickets;
 pub mod tokens;
 pub mod users;
+pub mod visits;
 
 pub use engine::{Engine, Store};
 pub use error::StoreError;

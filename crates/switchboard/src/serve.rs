@@ -58,6 +58,27 @@ pub fn ticket_policy(config: &Config) -> switchboard_crm::tickets::TicketPolicy 
     )
 }
 
+/// The shifts of `[shifts]`; the time zone was checked when the config was loaded.
+pub fn shift_policy(config: &Config) -> switchboard_crm::shifts::ShiftPolicy {
+    use switchboard_crm::shifts::{ShiftPattern, ShiftPolicy};
+    ShiftPolicy {
+        time_zone: config
+            .shifts
+            .time_zone
+            .parse()
+            .unwrap_or(chrono_tz::Asia::Shanghai),
+        patterns: config
+            .shifts
+            .patterns
+            .iter()
+            .map(|p| ShiftPattern {
+                name: p.name.clone(),
+                window: p.window,
+            })
+            .collect(),
+    }
+}
+
 /// Opens the configured database and applies pending migrations.
 pub async fn open_store(config: &Config) -> Result<Store, StoreError> {
     let store = Store::connect(&config.database.url).await?;
@@ -92,6 +113,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let api = api
         .with_live(live)
         .with_ticket_policy(ticket_policy(&config))
+        .with_shifts(shift_policy(&config))
         .with_recordings_root(config.storage.recordings_dir.clone());
     // Ticket clock sweep and webhook delivery run beside HTTP and stop before the store closes.
     let (background_stop, background_rx) = tokio::sync::watch::channel(false);

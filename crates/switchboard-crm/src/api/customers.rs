@@ -139,11 +139,50 @@ fn etag(version: i64) -> HeaderValue {
 }
 
 fn customer_response(status: StatusCode, view: &CustomerView) -> Response {
-    let mut response = (status, axum::Json(view)).into_response();
+    etag_response(status, view, view.version)
+}
+
+/// A JSON body with its version as the `ETag` (the value `If-Match` sends back).
+pub(crate) fn etag_response<T: serde::Serialize>(
+    status: StatusCode,
+    body: &T,
+    version: i64,
+) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(header::ETAG, etag(version));
     response
-        .headers_mut()
-        .insert(header::ETAG, etag(view.version));
-    response
+}
+
+/// Like [`if_match`] where the header may be left out (then nothing is checked).
+pub(crate) fn optional_if_match(headers: &HeaderMap) -> Result<Option<i64>, CustomerApiError> {
+    if headers.contains_key(header::IF_MATCH) {
+        if_match(headers)
+    } else {
+        Ok(None)
+    }
+}
+
+/// A user id given in a body: it must name a user of the caller's tenant.
+pub(crate) async fn tenant_user(
+    state: &ApiState,
+    caller: &Caller,
+    raw: &str,
+    field: &str,
+) -> Result<switchboard_core::UserId, ApiError> {
+    let id = switchboard_core::UserId::from(raw);
+    let known = !raw.is_empty()
+        && raw.len() <= 128
+        && switchboard_store::users::get_user(&state.store, caller.tenant(), &id)
+            .await?
+            .is_some();
+    if known {
+        Ok(id)
+    } else {
+        Err(ApiError::bad_field(
+            field,
+            format!("{field} names no user of this tenant"),
+        ))
+    }
 }
 
 /// The version an `If-Match` names: `"3"`, `W/"3"` or `3`; `*` matches whatever is current.
@@ -169,7 +208,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, CustomerApiError> {
 }
 
 /// Ids are ours (UUIDs) or nothing: anything else cannot name a customer.
-fn customer_id(raw: &str) -> Result<CustomerId, ApiError> {
+pub(crate) fn customer_id(raw: &str) -> Result<CustomerId, ApiError> {
     if raw.is_empty() || raw.len() > 64 || raw.contains('\0') {
         return Err(ApiError::NotFound("customer".into()));
     }

@@ -12,14 +12,18 @@ mod calls;
 mod customer_types;
 pub mod customers;
 mod error;
+mod handovers;
 mod json;
 pub mod openapi;
+mod orders;
 mod queues;
 mod recordings;
 mod registrations;
+mod stats;
 mod tasks;
 mod tickets;
 pub mod users;
+mod visits;
 mod webhooks;
 
 use std::path::PathBuf;
@@ -71,6 +75,8 @@ pub struct ApiState {
     pub recordings_root: Option<Arc<PathBuf>>,
     /// The running call control, for commands on calls in progress (`None`: answered 503).
     pub live: Option<crate::live::LiveHandle>,
+    /// The shifts and the call centre's time zone (config `[shifts]`).
+    pub shifts: Arc<crate::shifts::ShiftPolicy>,
 }
 
 impl ApiState {
@@ -84,12 +90,20 @@ impl ApiState {
             tickets: Arc::default(),
             recordings_root: None,
             live: None,
+            shifts: Arc::default(),
         }
     }
 
     /// Sets the ticket clock's figures (default: the service rules').
     pub fn with_ticket_policy(mut self, policy: crate::tickets::TicketPolicy) -> Self {
         self.tickets = Arc::new(policy);
+        self
+    }
+
+    /// Sets the shifts and the call centre's time zone (default: the service rules' shifts in
+    /// China Standard Time).
+    pub fn with_shifts(mut self, shifts: crate::shifts::ShiftPolicy) -> Self {
+        self.shifts = Arc::new(shifts);
         self
     }
 
@@ -185,6 +199,28 @@ pub fn router(state: ApiState) -> Router {
         .route("/tasks/{id}/claim", post(tasks::claim))
         .route("/tasks/{id}/complete", post(tasks::complete))
         .route("/tasks/{id}/cancel", post(tasks::cancel))
+        .route(
+            "/customers/{id}/orders",
+            get(orders::list_for_customer).post(orders::create),
+        )
+        .route("/orders", get(orders::list))
+        .route("/orders/{id}", get(orders::get_one))
+        .route("/orders/{id}/pay", post(orders::pay))
+        .route("/orders/{id}/cancel", post(orders::cancel))
+        .route("/customers/{id}/visits", post(visits::book))
+        .route("/visits", get(visits::list))
+        .route("/visits/{id}/attended", post(visits::attended))
+        .route("/visits/{id}/no-show", post(visits::no_show))
+        .route("/visits/{id}/cancel", post(visits::cancel))
+        .route("/shifts", get(handovers::shifts_now))
+        .route("/handovers", get(handovers::list).post(handovers::create))
+        .route("/handovers/{id}", get(handovers::get_one))
+        .route("/handovers/{id}/read", post(handovers::mark_read))
+        .route(
+            "/handovers/{id}/items/{position}/done",
+            post(handovers::item_done),
+        )
+        .route("/stats/agents", get(stats::agents))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/docs", get(openapi::docs_page))
         .fallback(error::not_found)

@@ -10,8 +10,9 @@ use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder, Server};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
-    agent_states, agents, api_keys, auth, call_control, calls, customer_types, customers, queues,
-    recordings, registrations, tasks, tickets, users, webhooks,
+    agent_states, agents, api_keys, auth, call_control, calls, customer_types, customers,
+    handovers, orders, queues, recordings, registrations, stats, tasks, tickets, users, visits,
+    webhooks,
 };
 
 /// Every error the API returns: `{"error": {"code", "message", "field"?}}`.
@@ -110,6 +111,24 @@ pub enum RoleDoc {
         webhooks::get_one,
         webhooks::edit,
         webhooks::delete,
+        orders::create,
+        orders::list_for_customer,
+        orders::list,
+        orders::get_one,
+        orders::pay,
+        orders::cancel,
+        visits::book,
+        visits::list,
+        visits::attended,
+        visits::no_show,
+        visits::cancel,
+        handovers::shifts_now,
+        handovers::create,
+        handovers::list,
+        handovers::get_one,
+        handovers::mark_read,
+        handovers::item_done,
+        stats::agents,
     ),
     // Types only query parameters name are not collected from the handlers: list them here.
     components(schemas(
@@ -129,6 +148,9 @@ pub enum RoleDoc {
         (name = "recordings", description = "Call recordings: metadata, audio with Range, waveform peaks"),
         (name = "queues", description = "ACD queues, their members and agents' state history"),
         (name = "agents", description = "Agents' own state (ready, not ready, wrap-up) and the live queue figures"),
+        (name = "orders", description = "Orders (placed, paid, cancelled) and visits (booked, attended, no-show) on the customer file"),
+        (name = "shifts", description = "Shifts on duty and the hand-over (交接班) between them"),
+        (name = "stats", description = "Per-agent service statistics: customers served, converted, conversion rate"),
         (name = "tasks", description = "Call-back tasks (回访) the ACD creates for dropped and abandoned calls: list, claim, complete, cancel"),
         (name = "tickets", description = "Complaint tickets (工单): register, take, resolve, follow up, judge, close; reply due in 12 h, escalation after 24 h"),
         (name = "webhooks", description = "Webhook subscriptions (admins): events signed with HMAC-SHA256, delivered at least once"),

@@ -243,6 +243,18 @@ impl Config {
                 ),
             );
         }
+        if self.shifts.time_zone.parse::<chrono_tz::Tz>().is_err() {
+            return err(
+                "shifts.time_zone",
+                format!("'{}' is not an IANA time zone", self.shifts.time_zone),
+            );
+        }
+        if let Some(name) = duplicate_name(self.shifts.patterns.iter().map(|p| p.name.as_str())) {
+            return err(
+                "shifts.patterns",
+                format!("two shift patterns are named '{name}'"),
+            );
+        }
         if self.quota.deduction_minor_pct > 100 || self.quota.deduction_major_pct > 100 {
             return err(
                 "quota.deduction_minor_pct",
@@ -279,3 +291,9 @@ fn env_value(raw: &str) -> toml::Value {
 
 #[cfg(test)]
 mod tests;
+
+/// The first name that occurs twice.
+fn duplicate_name<'a>(names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let mut seen = std::collections::HashSet::new();
+    names.into_iter().find(|n| !seen.insert(*n))
+}

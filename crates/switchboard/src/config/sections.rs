@@ -381,6 +381,9 @@ pub struct ShiftPattern {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ShiftsConfig {
+    /// The call centre's IANA time zone: shifts, hand-over dates and the agents' daily,
+    /// weekly and monthly figures are in it.
+    pub time_zone: String,
     pub patterns: Vec<ShiftPattern>,
     pub days_off_per_month: u32,
 }
@@ -388,6 +391,7 @@ pub struct ShiftsConfig {
 impl Default for ShiftsConfig {
     fn default() -> Self {
         ShiftsConfig {
+            time_zone: "Asia/Shanghai".into(),
             patterns: vec![
                 ShiftPattern {
                     name: "day".into(),

@@ -129,6 +129,17 @@ fn invalid_values_are_named() {
         "campaign.default_time_zone"
     );
     assert_eq!(
+        key_error(load("[shifts]\ntime_zone = \"Mars/Olympus\"\n")).0,
+        "shifts.time_zone"
+    );
+    assert_eq!(
+        key_error(load(
+            "[[shifts.patterns]]\nname = \"day\"\nwindow = \"08:00-17:00\"\n[[shifts.patterns]]\nname = \"day\"\nwindow = \"09:00-18:00\"\n"
+        ))
+        .0,
+        "shifts.patterns"
+    );
+    assert_eq!(
         key_error(load("[campaign]\nrest_windows = [\"noon\"]\n")).0,
         "campaign.rest_windows[0]"
     );
