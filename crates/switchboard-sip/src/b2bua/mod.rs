@@ -734,6 +734,38 @@ impl B2bua {
         }
     }
 
+    /// The connection to `peer` closed (a browser's WebSocket): calls whose caller or answered
+    /// callee was on it end (BYE/CANCEL to the other side, cause `cause`); a forked INVITE
+    /// still ringing there fails as 503 (RFC 3261 §8.1.3.1, a transport error), so the other
+    /// branches ring on.
+    pub fn flow_closed(
+        &mut self,
+        peer: Peer,
+        cause: EndCause,
+        media: &mut dyn MediaPlane,
+        now: Timestamp,
+    ) {
+        let mut end = Vec::new();
+        let mut failed = Vec::new();
+        for (id, call) in &self.calls {
+            if call.peer_of(Leg::Caller) == Some(peer) || call.peer_of(Leg::Callee) == Some(peer) {
+                end.push(id.clone());
+                continue;
+            }
+            for (n, b) in call.pending_branches() {
+                if b.target.peer == peer {
+                    failed.push((id.clone(), n, response_to(&b.invite, 503, None)));
+                }
+            }
+        }
+        for id in end {
+            self.hangup(&id, cause.clone(), media, now);
+        }
+        for (id, n, resp) in failed {
+            self.on_branch_response(&id, n, resp, media, now);
+        }
+    }
+
     /// Ids of the calls in progress (e.g. to end them all at shutdown).
     pub fn call_ids(&self) -> Vec<CallId> {
         self.calls.keys().cloned().collect()
