@@ -736,8 +736,8 @@ impl B2bua {
 
     /// The connection to `peer` closed (a browser's WebSocket): calls whose caller or answered
     /// callee was on it end (BYE/CANCEL to the other side, cause `cause`); a forked INVITE
-    /// still ringing there fails as 503 (RFC 3261 §8.1.3.1, a transport error), so the other
-    /// branches ring on.
+    /// still ringing there fails like one that timed out (480: that phone is gone for now), so
+    /// the other branches ring on.
     pub fn flow_closed(
         &mut self,
         peer: Peer,
@@ -754,7 +754,7 @@ impl B2bua {
             }
             for (n, b) in call.pending_branches() {
                 if b.target.peer == peer {
-                    failed.push((id.clone(), n, response_to(&b.invite, 503, None)));
+                    failed.push((id.clone(), n, response_to(&b.invite, 480, None)));
                 }
             }
         }
