@@ -6,7 +6,9 @@
 
 const assert = require('assert/strict');
 const crypto = require('crypto');
-const { spawnSync } = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const { spawn, spawnSync } = require('child_process');
 const WebSocket = require('ws');
 const sp = require('./lib/softphone');
 
@@ -16,6 +18,29 @@ const BASE = `http://127.0.0.1:${HTTP_PORT}`;
 const WS_URL = `ws://127.0.0.1:${HTTP_PORT}/sip`;
 
 const step = (s) => console.log(`== ${s}`);
+
+function freePort() {
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// A SIPp caller (one call of tests/e2e/sipp/uac_expect.xml.in) to extension 1001 that must end
+// with final response `code`; resolves with SIPp's exit status (0 = got it).
+async function sippExpect(name, code) {
+  const { SCEN, WORK, SIP_PORT } = process.env;
+  const scenario = `${WORK}/uac_expect_${code}.xml`;
+  const text = fs.readFileSync(`${SCEN}/uac_expect.xml.in`, 'utf8').replaceAll('@CODE@', `${code}`);
+  fs.writeFileSync(scenario, text);
+  const args = ['-sf', scenario, '-s', '1001', '-m', '1', '-timeout', '30s', '-nostdin',
+    '-i', '127.0.0.1', '-p', `${await freePort()}`, '-mp', `${await freePort()}`,
+    '-trace_err', '-error_file', `${WORK}/sipp-${name}.err`, `127.0.0.1:${SIP_PORT}`];
+  const child = spawn('sipp', args, { stdio: 'ignore' });
+  return new Promise((resolve) => child.on('exit', (status) => resolve(status)));
+}
 
 // "AOR transport" lines of GET /api/v1/registrations, sorted.
 async function registrations() {
@@ -189,6 +214,16 @@ async function main() {
       assert.equal(failed.detail.cause, 'Canceled');
     }
 
+    if (process.env.SCEN) {
+      step('answering an INVITE it cannot take yet (plain RTP, no WebRTC leg): the caller gets 488');
+      const refusedCall = sippExpect('answer-488', 488);
+      await alice.waitFor('newRTCSession', { nth: 2 });
+      await alice.answer().catch(() => {});
+      assert.equal(await refusedCall, 0, 'the caller got 488, not a hang');
+      const why = await alice.waitFor('failed', { nth: 2 });
+      assert.equal(why.detail.originator, 'system', `JsSIP failed it itself: ${JSON.stringify(why)}`);
+    }
+
     step('a browser killed with SIGKILL: its binding goes with its socket');
     const other = await sp.launchKillable({ wav });
     const bob = await sp.openPhone(other.browser, `${BASE}/`);
@@ -205,6 +240,18 @@ async function main() {
     await alice.unregister();
     assert.deepEqual(await registrations(), []);
     await alice.page.context().close();
+
+    if (process.env.SCEN) {
+      step('the only phone of 1001 ringing, its socket closes: the call ends at once (480 to the caller)');
+      const carol = await sp.openPhone(browser, `${BASE}/`);
+      const carolOk = await carol.register({ ws: WS_URL, user: '1001', domain: DOMAIN, password: PASSWORD });
+      assert.equal(carolOk.name, 'registered');
+      const gone = sippExpect('closed-480', 480);
+      await carol.waitFor('newRTCSession');
+      await carol.page.context().close();
+      assert.equal(await gone, 0, 'the caller got 480 when the ringing socket closed');
+      await registrationsUntil((r) => r.length === 0, "carol's binding removed with her socket");
+    }
 
     step(`wrong digests: 401 until the address is locked out after ${MAX_FAILURES} (403)`);
     const lock = await rawSocket(['sip']);

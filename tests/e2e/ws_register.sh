@@ -33,19 +33,20 @@ SIPP_CANCEL="timeout 60 sipp -sf $SCEN/uac_cancel.xml -s 1001 -m 1 -timeout 30s 
   127.0.0.1:$SIP_PORT >$WORK/sipp-cancel.out 2>&1"
 
 HTTP_PORT=$HTTP_PORT SIP_PORT=$SIP_PORT DOMAIN=$DOMAIN PASSWORD=$PASSWORD TOKEN=$(token) \
-  MAX_FAILURES=3 WORK=$WORK SIPP_CANCEL=$SIPP_CANCEL \
+  MAX_FAILURES=3 WORK=$WORK SIPP_CANCEL=$SIPP_CANCEL SCEN=$SCEN \
   timeout 300 node "$ROOT/tests/browser/ws_register.js" || fail "browser checks failed (exit $?)"
 
-echo "== the cancelled call's CDR is closed: ended, caller-cancel"
-cdr() {
+echo "== the calls' CDRs are closed: cancelled, refused by the browser, ended with its socket"
+cdrs() {
   sqlite3 "$WORK/var/switchboard.db" \
-    "SELECT state, end_cause FROM calls WHERE callee = '1001' ORDER BY started_at DESC LIMIT 1" | tr '|' ' '
+    "SELECT end_cause FROM calls WHERE callee = '1001' ORDER BY started_at" | tr '\n' ' '
 }
+want="caller-cancel rejected unavailable "
 for _ in $(seq 1 50); do
-  [ "$(cdr)" = "ended caller-cancel" ] && break
+  [ "$(cdrs)" = "$want" ] && break
   sleep 0.1
 done
-[ "$(cdr)" = "ended caller-cancel" ] || fail "CDR of the call to 1001: [$(cdr)]"
+[ "$(cdrs)" = "$want" ] || fail "CDRs of the calls to 1001: [$(cdrs)], want [$want]"
 open=$(sqlite3 "$WORK/var/switchboard.db" "SELECT count(*) FROM calls WHERE ended_at IS NULL")
 [ "$open" = 0 ] || fail "$open call(s) left open"
 stop_server
