@@ -72,10 +72,12 @@ async function wsCounter(name) {
 }
 
 // A raw SIP WebSocket: resolves once open (or with {status} when the handshake is refused).
-function rawSocket(protocols) {
+// `options.autoPong: false` makes a peer that never answers pings.
+function rawSocket(protocols, options = {}) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(WS_URL, protocols);
-    const raw = { ws, messages: [], waiters: [], closed: null };
+    const ws = new WebSocket(WS_URL, protocols, options);
+    const raw = { ws, messages: [], waiters: [], closed: null, pings: 0 };
+    ws.on('ping', () => (raw.pings += 1));
     raw.closed = new Promise((r) => ws.on('close', (code, reason) => r({ code, reason: `${reason}` })));
     ws.on('message', (data) => {
       raw.messages.push(data.toString());
@@ -203,6 +205,18 @@ async function main() {
     assert.equal((await fetch(`${BASE}/healthz`)).status, 200);
     assert.deepEqual(await registrations(), [`sip:1001@${DOMAIN} ws`]);
     raw.ws.close();
+
+    if (process.env.IDLE_SECS) {
+      step(`a socket that answers no pings is pinged, then closed as idle (1001) after ${process.env.IDLE_SECS} s`);
+      const mute = await rawSocket(['sip'], { autoPong: false });
+      const started = Date.now();
+      const idle = await mute.closed;
+      const secs = (Date.now() - started) / 1000;
+      assert.equal(idle.code, 1001, `closed with ${JSON.stringify(idle)}`);
+      assert.ok(mute.pings >= 1, 'it was pinged first');
+      assert.ok(secs >= Number(process.env.IDLE_SECS) - 0.5, `closed after ${secs} s`);
+      assert.deepEqual(await registrations(), [`sip:1001@${DOMAIN} ws`], 'the browser answered its pings');
+    }
 
     if (process.env.SIPP_CANCEL) {
       step('a SIPp caller dials 1001: JsSIP gets the INVITE over its socket (newRTCSession), then the CANCEL');

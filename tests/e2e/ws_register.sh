@@ -20,6 +20,9 @@ call_setup 1
 # so the WebSocket side must put MD5 last by itself.
 export SWITCHBOARD_SIP__DIGEST_ALGORITHMS='["MD5", "SHA-256"]'
 export SWITCHBOARD_SIP__AUTH_MAX_FAILURES=3
+# Short keep-alive so the idle check takes seconds: the browsers answer the pings and stay.
+export SWITCHBOARD_SIP__WS_PING_INTERVAL_SECS=1
+export SWITCHBOARD_SIP__WS_IDLE_TIMEOUT_SECS=3
 
 echo "== set-up: agents 1001, 1002, 1003 and a supervisor to read the registrations"
 for n in 1 2 3; do
@@ -33,7 +36,7 @@ SIPP_CANCEL="timeout 60 sipp -sf $SCEN/uac_cancel.xml -s 1001 -m 1 -timeout 30s 
   127.0.0.1:$SIP_PORT >$WORK/sipp-cancel.out 2>&1"
 
 HTTP_PORT=$HTTP_PORT SIP_PORT=$SIP_PORT DOMAIN=$DOMAIN PASSWORD=$PASSWORD TOKEN=$(token) \
-  MAX_FAILURES=3 WORK=$WORK SIPP_CANCEL=$SIPP_CANCEL SCEN=$SCEN \
+  MAX_FAILURES=3 WORK=$WORK SIPP_CANCEL=$SIPP_CANCEL SCEN=$SCEN IDLE_SECS=3 \
   timeout 300 node "$ROOT/tests/browser/ws_register.js" || fail "browser checks failed (exit $?)"
 
 echo "== the calls' CDRs are closed: cancelled, refused by the browser, ended with its socket"
