@@ -187,8 +187,9 @@ impl WsFlow {
 impl Drop for WsFlow {
     fn drop(&mut self) {
         self.transport.connections.remove(self.peer.addr);
-        // A full queue only delays the clean-up to the bindings' expiry; count it.
-        if self.transport.closed.try_send(self.peer).is_err() {
+        // A full queue only delays the clean-up to the bindings' expiry; count it. A closed
+        // one means the server is stopping: nothing left to clean up.
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.transport.closed.try_send(self.peer) {
             TransportCounters::inc(&self.transport.counters.dropped);
             tracing::warn!(addr = %self.peer.addr, "SIP WebSocket close not delivered to the TU");
         }
