@@ -34,3 +34,16 @@ require_postgres() {
   fi
   echo "PostgreSQL answers at $host:$port"
 }
+
+# The browser tests' tools: Debian's Chromium (apt) and the pinned npm packages of
+# tests/browser/package-lock.json (playwright-core, jssip, ws), installed with `npm ci` only when
+# node_modules is missing or older than the lock file.
+ensure_browser_tests() {
+  local dir=${ROOT:-.}/tests/browser
+  ensure_apt chromium chromium node nodejs npm npm
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+    [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "installing the browser test packages (npm ci)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}

@@ -91,6 +91,9 @@ pub enum RemovalCause {
     Unregistered,
     /// Not refreshed in time.
     Expired,
+    /// The connection it was registered over closed (a WebSocket flow, RFC 7118 §5: nothing
+    /// else can reach a `*.invalid` contact).
+    FlowClosed,
 }
 
 /// A change to persist.
@@ -331,6 +334,29 @@ impl Registrar {
         if list.is_empty() {
             self.bindings.remove(aor);
         }
+    }
+
+    /// Removes every binding registered over the connection `transport`/`source` (which
+    /// closed); returns how many went.
+    pub fn remove_flow(&mut self, transport: Transport, source: SocketAddr) -> usize {
+        let out = &mut self.out;
+        let mut removed = 0;
+        self.bindings.retain(|aor, list| {
+            list.retain(|b| {
+                let gone = b.transport == transport && b.source == source;
+                if gone {
+                    removed += 1;
+                    out.push_back(BindingChange::Removed {
+                        aor: aor.clone(),
+                        contact: b.contact.clone(),
+                        cause: RemovalCause::FlowClosed,
+                    });
+                }
+                !gone
+            });
+            !list.is_empty()
+        });
+        removed
     }
 
     /// Expires every binding whose time is up.

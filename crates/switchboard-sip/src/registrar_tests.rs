@@ -261,3 +261,43 @@ fn register_without_contact_lists_the_current_bindings_and_changes_nothing() {
     );
     assert!(changes(&mut r).is_empty());
 }
+
+#[test]
+fn a_closed_websocket_takes_its_bindings_and_only_its_bindings_with_it() {
+    let mut r = registrar();
+    let browser: SocketAddr = "192.0.2.20:51000".parse().unwrap();
+    let aor = "sip:1001@switchboard.test";
+    let binding = |contact: &str, transport, source| Binding {
+        aor: aor.to_owned(),
+        contact: Uri::parse(contact).unwrap(),
+        expires_at: at(600),
+        call_id: contact.to_owned(),
+        cseq: 1,
+        source,
+        transport,
+        user_agent: None,
+    };
+    r.restore(
+        [
+            binding(
+                "sip:k3@df7jal23ls0d.invalid;transport=ws",
+                Transport::Ws,
+                browser,
+            ),
+            binding("sip:1001@192.0.2.10:5060", Transport::Udp, phone()),
+        ],
+        at(0),
+    );
+    // Same address on another transport is another flow.
+    assert_eq!(r.remove_flow(Transport::Tcp, browser), 0);
+    assert_eq!(r.remove_flow(Transport::Ws, browser), 1);
+    assert_eq!(r.lookup(aor).len(), 1);
+    assert_eq!(r.lookup(aor)[0].transport, Transport::Udp);
+    assert!(matches!(
+        &changes(&mut r)[..],
+        [BindingChange::Removed {
+            cause: RemovalCause::FlowClosed,
+            ..
+        }]
+    ));
+}

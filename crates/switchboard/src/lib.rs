@@ -15,6 +15,7 @@ pub mod recovery;
 pub mod serve;
 pub mod sip_service;
 mod sip_tu;
+pub mod sip_ws;
 
 /// Exit codes of the `switchboard` command.
 pub mod exit {

@@ -141,7 +141,11 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         Some(live_rx),
     )
     .await?;
-    let app = crate::http::app(api, metrics, config.http.max_body_bytes);
+    let app =
+        crate::http::app(api, metrics, config.http.max_body_bytes).merge(crate::sip_ws::router(
+            sip.ws_transport(),
+            crate::sip_ws::WsSettings::from_config(&config.sip),
+        ));
 
     let listener = TcpListener::bind(config.http.listen)
         .await

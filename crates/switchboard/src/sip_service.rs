@@ -17,7 +17,9 @@ use switchboard_media::relay::RelayConfig;
 use switchboard_recording::Layout;
 use switchboard_sip::auth::{Algorithm, AuthConfig, Authenticator, LockoutPolicy};
 use switchboard_sip::b2bua::{B2bua, B2buaConfig};
-use switchboard_sip::driver::{Counters, DriverConfig, DriverError, SipDriver};
+use switchboard_sip::driver::{
+    Counters, DriverConfig, DriverError, SipDriver, WsLimits, WsTransport,
+};
 use switchboard_sip::message::Uri;
 use switchboard_sip::registrar::{Binding, Registrar, RegistrarConfig};
 use switchboard_store::calls as call_store;
@@ -98,8 +100,13 @@ impl SipService {
             );
         }
 
-        let driver_config = DriverConfig::new(config.sip.udp_listen, config.sip.tcp_listen);
-        let (driver, events) = SipDriver::start(driver_config, counters).await?;
+        let mut driver_config = DriverConfig::new(config.sip.udp_listen, config.sip.tcp_listen);
+        driver_config.ws = WsLimits {
+            max_connections: config.sip.ws_max_connections.max(1),
+            ..WsLimits::default()
+        };
+        let (mut driver, events) = SipDriver::start(driver_config, counters).await?;
+        let closed_flows = driver.closed_flows();
         tracing::info!(restored = count, "SIP registrar ready");
 
         let (records_tx, records) = records::spawn(store.clone());
@@ -157,6 +164,8 @@ impl SipService {
             metrics,
             live,
             queueing,
+            ws: Some(driver.ws_transport()),
+            closed_flows,
         });
         let tu = tokio::spawn(tu.run(events));
         Ok(SipService {
@@ -174,6 +183,11 @@ impl SipService {
     /// The bound TCP address.
     pub fn tcp_addr(&self) -> SocketAddr {
         self.driver.tcp_addr()
+    }
+
+    /// Where the HTTP listener's `/sip` route hands its WebSockets.
+    pub fn ws_transport(&self) -> WsTransport {
+        self.driver.ws_transport()
     }
 
     /// Stops the listeners and the transaction user. Bindings are already persisted; call

@@ -18,6 +18,7 @@
 //! Every call emits `Started`, then `Ended` exactly once, whatever path it takes.
 
 mod call;
+mod flows;
 mod types;
 
 pub use types::{

@@ -897,3 +897,6 @@ fn a_failed_offer_leaves_the_call_waiting_and_a_cancelled_one_too() {
     );
     assert_eq!(h.media.closed, vec![id]);
 }
+
+#[path = "flow_tests.rs"]
+mod flow;

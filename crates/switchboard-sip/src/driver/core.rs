@@ -22,6 +22,7 @@ pub(crate) struct Core {
     layer: TransactionLayer,
     udp: Arc<UdpSocket>,
     tcp: Connections,
+    ws: Connections,
     tu: mpsc::Sender<TuEvent>,
     counters: Arc<Counters>,
 }
@@ -31,6 +32,7 @@ impl Core {
         timers: Timers,
         udp: Arc<UdpSocket>,
         tcp: Connections,
+        ws: Connections,
         tu: mpsc::Sender<TuEvent>,
         counters: Arc<Counters>,
     ) -> Core {
@@ -38,6 +40,7 @@ impl Core {
             layer: TransactionLayer::new(timers),
             udp,
             tcp,
+            ws,
             tu,
             counters,
         }
@@ -72,6 +75,7 @@ impl Core {
     fn counters_for(&self, transport: Transport) -> &TransportCounters {
         match transport {
             Transport::Udp => &self.counters.udp,
+            Transport::Ws | Transport::Wss => &self.counters.ws,
             _ => &self.counters.tcp,
         }
     }
@@ -195,8 +199,10 @@ impl Core {
         let ok = match to.transport {
             Transport::Udp => self.udp.send_to(&bytes, to.addr).await.is_ok(),
             Transport::Tcp => self.tcp.send(to.addr, bytes),
-            // TLS and WebSocket transports are not wired yet.
-            _ => false,
+            // The flow the peer's WebSocket registered (RFC 7118 §5).
+            Transport::Ws | Transport::Wss => self.ws.send(to.addr, bytes),
+            // TLS is not wired yet.
+            Transport::Tls => false,
         };
         if !ok {
             tracing::debug!(addr = %to.addr, transport = %to.transport, "could not send");

@@ -15,7 +15,8 @@ pub struct TransportCounters {
     pub bad_requests_sent: AtomicU64,
     /// Input dropped without an answer: unanswerable garbage, full queues, refused connections.
     pub dropped: AtomicU64,
-    /// Stream connections closed because framing was lost (TCP only).
+    /// Stream connections closed because framing was lost (TCP) or after repeated garbage
+    /// (WebSocket).
     pub desync_closed: AtomicU64,
 }
 
@@ -62,6 +63,8 @@ impl TransportCounters {
 pub struct Counters {
     pub udp: Arc<TransportCounters>,
     pub tcp: Arc<TransportCounters>,
+    /// SIP over WebSocket (`ws` and `wss`).
+    pub ws: Arc<TransportCounters>,
     /// New dialogs answered 503 because the TU's queue was nearly full (overload).
     pub overload_refused: AtomicU64,
 }
@@ -73,7 +76,7 @@ impl Counters {
     }
 
     /// `(transport label, counters)` pairs.
-    pub fn by_transport(&self) -> [(&'static str, &TransportCounters); 2] {
-        [("udp", &self.udp), ("tcp", &self.tcp)]
+    pub fn by_transport(&self) -> [(&'static str, &TransportCounters); 3] {
+        [("udp", &self.udp), ("tcp", &self.tcp), ("ws", &self.ws)]
     }
 }

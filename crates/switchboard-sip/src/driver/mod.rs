@@ -13,6 +13,7 @@ mod core;
 mod counters;
 mod tcp;
 mod udp;
+mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 pub use counters::{Counters, TransportCounters};
+pub use ws::{Verdict, WsError, WsFlow, WsLimits, WsTransport};
 
 use crate::message::{Message, Request, Response};
 use crate::transaction::{LayerOutput, Peer, Timers, TxError, TxKey};
@@ -54,6 +56,8 @@ pub struct DriverConfig {
     pub tcp_idle_timeout: Duration,
     /// Depth of the queues between tasks (transport → core, core → TU, core → connection).
     pub queue_depth: usize,
+    /// SIP over WebSocket flows (accepted by the HTTP listener).
+    pub ws: WsLimits,
 }
 
 impl DriverConfig {
@@ -66,6 +70,7 @@ impl DriverConfig {
             max_tcp_connections: 1024,
             tcp_idle_timeout: Duration::from_secs(600),
             queue_depth: 4096,
+            ws: WsLimits::default(),
         }
     }
 }
@@ -140,6 +145,8 @@ pub struct SipDriver {
     tcp_addr: SocketAddr,
     handle: SipHandle,
     counters: Arc<Counters>,
+    ws: WsTransport,
+    closed_flows: Option<mpsc::Receiver<Peer>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -180,11 +187,21 @@ impl SipDriver {
         let (command_tx, command_rx) = mpsc::channel(depth);
         let (tu_tx, tu_rx) = mpsc::channel(depth);
         let connections = tcp::Connections::default();
+        let ws_connections = tcp::Connections::default();
+        let (closed_tx, closed_rx) = mpsc::channel(depth);
+        let ws = WsTransport {
+            connections: ws_connections.clone(),
+            core: inbound_tx.clone(),
+            closed: closed_tx,
+            counters: counters.ws.clone(),
+            limits: config.ws,
+        };
 
         let core = core::Core::new(
             config.timers,
             udp_socket.clone(),
             connections.clone(),
+            ws_connections,
             tu_tx,
             counters.clone(),
         );
@@ -216,6 +233,8 @@ impl SipDriver {
                     commands: command_tx,
                 },
                 counters,
+                ws,
+                closed_flows: Some(closed_rx),
                 tasks,
             },
             tu_rx,
@@ -235,6 +254,17 @@ impl SipDriver {
     /// A handle for the TU.
     pub fn handle(&self) -> SipHandle {
         self.handle.clone()
+    }
+
+    /// Opens SIP WebSocket flows for the HTTP listener.
+    pub fn ws_transport(&self) -> WsTransport {
+        self.ws.clone()
+    }
+
+    /// The peers of WebSocket flows that closed, for the TU to drop their bindings and calls.
+    /// Only the first call gets the receiver.
+    pub fn closed_flows(&mut self) -> Option<mpsc::Receiver<Peer>> {
+        self.closed_flows.take()
     }
 
     /// The transport counters.

@@ -41,17 +41,22 @@ impl Connections {
         sender.is_some_and(|s| s.try_send(bytes).is_ok())
     }
 
-    fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.0.lock().map_or(0, |m| m.len())
     }
 
-    fn insert(&self, addr: SocketAddr, tx: mpsc::Sender<Vec<u8>>) {
+    /// Whether a connection to `addr` is open.
+    pub fn has(&self, addr: SocketAddr) -> bool {
+        self.0.lock().is_ok_and(|m| m.contains_key(&addr))
+    }
+
+    pub fn insert(&self, addr: SocketAddr, tx: mpsc::Sender<Vec<u8>>) {
         if let Ok(mut map) = self.0.lock() {
             map.insert(addr, tx);
         }
     }
 
-    fn remove(&self, addr: SocketAddr) {
+    pub fn remove(&self, addr: SocketAddr) {
         if let Ok(mut map) = self.0.lock() {
             map.remove(&addr);
         }

@@ -57,6 +57,11 @@ pub struct SipConfig {
     /// Host written in our Via and Contact headers; empty = the UDP listen address (which
     /// then must not be a wildcard).
     pub advertised_host: String,
+    /// SIP over WebSocket at `/sip` on the HTTP listener: a ping this often, the socket closed
+    /// when nothing (not even a pong) arrived for the idle timeout, at most this many at once.
+    pub ws_ping_interval_secs: u64,
+    pub ws_idle_timeout_secs: u64,
+    pub ws_max_connections: usize,
 }
 
 impl Default for SipConfig {
@@ -71,6 +76,9 @@ impl Default for SipConfig {
             auth_lockout_secs: 300,
             digest_algorithms: vec!["SHA-256".into(), "MD5".into()],
             advertised_host: String::new(),
+            ws_ping_interval_secs: 25,
+            ws_idle_timeout_secs: 60,
+            ws_max_connections: 1024,
         }
     }
 }

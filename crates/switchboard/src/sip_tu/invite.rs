@@ -141,8 +141,9 @@ impl SipTu {
                     tracing::warn!(source = %from.addr, "INVITE refused: address locked out");
                 }
                 let tag = switchboard_sip::transaction::new_tag();
-                let resp = Authenticator::response(req, &outcome, ChallengeKind::Proxy, &tag)
+                let mut resp = Authenticator::response(req, &outcome, ChallengeKind::Proxy, &tag)
                     .unwrap_or_else(|| response_to(req, 403, Some(&tag)));
+                super::register::browser_challenge_order(&mut resp, from.transport);
                 self.respond(key.clone(), resp).await;
                 None
             }

@@ -23,10 +23,10 @@ use switchboard_crm::live::{LiveCommand, LiveError, LiveReceiver, LiveReply, Liv
 use switchboard_media::relay::RelayEvent;
 use switchboard_sip::auth::Authenticator;
 use switchboard_sip::b2bua::{B2bua, CallEvent, EndCause, ForkTarget, HangupBy, Output};
-use switchboard_sip::driver::{SipHandle, TuEvent};
+use switchboard_sip::driver::{SipHandle, TuEvent, WsTransport};
 use switchboard_sip::message::{Method, Response, Transport};
 use switchboard_sip::registrar::Registrar;
-use switchboard_sip::transaction::TxKey;
+use switchboard_sip::transaction::{Peer, TxKey};
 use switchboard_store::Store;
 use switchboard_store::calls::{self as call_store, Direction};
 use switchboard_store::sip::SipCredential;
@@ -76,6 +76,9 @@ pub(crate) struct SipTu {
     pub(super) queueing: queueing::Queueing,
     /// When queues and members are next re-read from the store.
     next_reload: Timestamp,
+    /// SIP WebSocket flows: which are open, and which just closed.
+    ws: Option<WsTransport>,
+    closed_flows: Option<mpsc::Receiver<Peer>>,
 }
 
 /// Everything [`SipTu::new`] needs.
@@ -99,6 +102,9 @@ pub(crate) struct SipTuParts {
     pub live: Option<LiveReceiver>,
     /// The ACD, loaded from the store.
     pub queueing: queueing::Queueing,
+    /// The driver's WebSocket side and its closed flows (none in tests without WebSocket).
+    pub ws: Option<WsTransport>,
+    pub closed_flows: Option<mpsc::Receiver<Peer>>,
 }
 
 impl SipTu {
@@ -131,6 +137,8 @@ impl SipTu {
             live: p.live,
             queueing: p.queueing,
             next_reload: Timestamp::default(),
+            ws: p.ws,
+            closed_flows: p.closed_flows,
         }
     }
 
@@ -153,6 +161,7 @@ impl SipTu {
                     None => break,
                 },
                 Some(e) = self.media_events.recv() => self.on_media_event(e).await,
+                Some(peer) = next_closed(&mut self.closed_flows) => self.on_flow_closed(peer).await,
                 Some((command, reply)) = next_live(&mut self.live) => {
                     let result = self.on_live(command).await;
                     let _ = reply.send(result);
@@ -205,6 +214,28 @@ impl SipTu {
             TuEvent::Send { .. } => {}
         }
         self.flush().await;
+    }
+
+    /// A browser's WebSocket closed: nothing can reach its `*.invalid` contact any more, so
+    /// its bindings go now (not at expiry) and its calls end cleanly (BYE/CANCEL to the other
+    /// side, CDR closed with cause `transport-closed`).
+    async fn on_flow_closed(&mut self, peer: Peer) {
+        let now = self.clock.now();
+        let removed = self.registrar.remove_flow(peer.transport, peer.addr);
+        self.persist_bindings(None).await;
+        self.b2bua.flow_closed(
+            peer,
+            EndCause::System("transport-closed"),
+            &mut self.media,
+            now,
+        );
+        self.flush().await;
+        tracing::info!(addr = %peer.addr, removed, "SIP WebSocket closed");
+    }
+
+    /// Whether the WebSocket flow `peer` is still open.
+    pub(super) fn ws_open(&self, peer: Peer) -> bool {
+        self.ws.as_ref().is_some_and(|ws| ws.is_open(peer))
     }
 
     async fn on_media_event(&mut self, e: RelayEvent) {
@@ -480,6 +511,14 @@ pub(crate) fn advertised_host(config: &crate::config::Config) -> String {
         ip.to_string()
     } else {
         config.sip.advertised_host.clone()
+    }
+}
+
+/// The next closed WebSocket flow, or never without WebSocket.
+async fn next_closed(closed: &mut Option<mpsc::Receiver<Peer>>) -> Option<Peer> {
+    match closed {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use switchboard_core::{TenantId, Timestamp};
-use switchboard_sip::auth::{DigestCredentials, StoredCredential};
-use switchboard_sip::message::{Request, response_to};
+use switchboard_sip::auth::{Algorithm, Challenge, DigestCredentials, StoredCredential};
+use switchboard_sip::message::{Request, Response, Transport, response_to};
 use switchboard_sip::registrar::BindingChange;
 use switchboard_sip::transaction::{Peer, TxKey};
 use switchboard_store::StoreError;
@@ -45,7 +45,7 @@ impl SipTu {
         };
         let secrets = credential.as_ref().map(stored);
         let username = credential.as_ref().map(|c| c.username.clone());
-        let response = self.registrar.handle(
+        let mut response = self.registrar.handle(
             &request,
             from.addr,
             from.transport,
@@ -54,6 +54,12 @@ impl SipTu {
         );
         if response.status == 403 {
             tracing::warn!(source = %from.addr, "SIP REGISTER refused (locked out or not allowed)");
+        }
+        browser_challenge_order(&mut response, from.transport);
+        if matches!(from.transport, Transport::Ws | Transport::Wss) && !self.ws_open(from) {
+            // The socket closed while this REGISTER waited its turn: nothing could reach the
+            // binding, and its close was already handled.
+            self.registrar.remove_flow(from.transport, from.addr);
         }
         // Persist before answering: once the phone has its 200, a restart must remember it.
         self.persist_bindings(credential.map(|c| c.tenant_id)).await;
@@ -127,5 +133,73 @@ pub(super) fn stored(c: &SipCredential) -> StoredCredential {
     StoredCredential {
         ha1_md5: Some(c.ha1_md5.clone()),
         ha1_sha256: Some(c.ha1_sha256.clone()),
+    }
+}
+
+/// Browser SIP stacks (JsSIP, and SIP.js from the same parser) keep only the *last* digest
+/// challenge of a response (each one replaces the previous) and speak only MD5, so over
+/// WebSocket the MD5 challenge goes last, whatever `sip.digest_algorithms` says. The same set
+/// stays on offer (a client could always pick MD5 from it), so this changes which one the
+/// browser sees, not what is allowed; the others keep their configured order.
+pub(super) fn browser_challenge_order(resp: &mut Response, transport: Transport) {
+    if !matches!(transport, Transport::Ws | Transport::Wss) {
+        return;
+    }
+    for name in ["WWW-Authenticate", "Proxy-Authenticate"] {
+        let values: Vec<String> = resp.headers.get_all(name).map(str::to_owned).collect();
+        if values.len() < 2 {
+            continue;
+        }
+        let (md5, other): (Vec<String>, Vec<String>) = values
+            .into_iter()
+            .partition(|v| Challenge::parse(v).is_ok_and(|c| c.algorithm == Algorithm::Md5));
+        resp.headers.remove(name);
+        for v in other.iter().chain(&md5) {
+            resp.headers.push(name, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test fixtures
+
+    use super::*;
+
+    /// Challenges as configured with `digest_algorithms = ["MD5", "SHA-256"]`.
+    fn challenged() -> Response {
+        let mut r = Response::new(401);
+        r.headers.push(
+            "WWW-Authenticate",
+            r#"Digest realm="x", nonce="n2", algorithm=MD5, qop="auth""#,
+        );
+        r.headers.push(
+            "WWW-Authenticate",
+            r#"Digest realm="x", nonce="n1", algorithm=SHA-256, qop="auth""#,
+        );
+        r
+    }
+
+    fn algorithms(r: &Response) -> Vec<Algorithm> {
+        r.headers
+            .get_all("WWW-Authenticate")
+            .map(|v| Challenge::parse(v).unwrap().algorithm)
+            .collect()
+    }
+
+    #[test]
+    fn browsers_over_websocket_get_the_md5_challenge_last_and_keep_both() {
+        let mut r = challenged();
+        browser_challenge_order(&mut r, Transport::Ws);
+        assert_eq!(algorithms(&r), vec![Algorithm::Sha256, Algorithm::Md5]);
+    }
+
+    #[test]
+    fn phones_over_udp_and_tcp_keep_the_configured_order() {
+        for t in [Transport::Udp, Transport::Tcp] {
+            let mut r = challenged();
+            browser_challenge_order(&mut r, t);
+            assert_eq!(algorithms(&r), vec![Algorithm::Md5, Algorithm::Sha256]);
+        }
     }
 }

@@ -1,0 +1,209 @@
+// The browser-softphone test harness: headless Debian Chromium driven by playwright-core, with
+// JsSIP loaded into the page. Suites (ws_register, later the console tests) build on it:
+//
+//   const sp = require('./lib/softphone');
+//   const browser = await sp.launch({ wav: sp.toneWav('/tmp/t.wav', 440, 5) });
+//   const phone = await sp.openPhone(browser, 'http://127.0.0.1:8080/');
+//   await phone.register({ ws: 'ws://127.0.0.1:8080/sip', user: '1001', domain, password });
+//   await phone.waitFor('newRTCSession');  await phone.answer();  await phone.hangup();
+//
+// Every helper waits on JsSIP's own events (recorded in the page as `window.sb.events`), never
+// on a fixed delay.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+// JsSIP as published on npm (lib/, CommonJS; no browser bundle since 3.11) bundled for the page
+// once per run with esbuild, exposing the usual `JsSIP` global.
+let jssipBundle = null;
+function jssip() {
+  if (!jssipBundle) {
+    const out = require('esbuild').buildSync({
+      entryPoints: [require.resolve('jssip')],
+      bundle: true,
+      format: 'iife',
+      globalName: 'JsSIP',
+      platform: 'browser',
+      write: false,
+      logLevel: 'warning',
+    });
+    jssipBundle = out.outputFiles[0].text;
+  }
+  return jssipBundle;
+}
+
+// Flags that work on this machine (no GPU, no sandbox, no network chatter); the fake devices
+// stand in for a microphone fed from a WAV, and media permission prompts are granted.
+function chromiumArgs(wav) {
+  const args = [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--use-fake-ui-for-media-stream',
+    '--use-fake-device-for-media-stream',
+  ];
+  if (wav) args.push(`--use-file-for-fake-audio-capture=${wav}`);
+  return args;
+}
+
+// Writes a mono 16-bit 8 kHz WAV with a sine of `hz` for `seconds`; returns its path.
+function toneWav(file, hz, seconds) {
+  const rate = 8000;
+  const n = Math.round(rate * seconds);
+  const buf = Buffer.alloc(44 + n * 2);
+  buf.write('RIFF', 0);
+  buf.writeUInt32LE(36 + n * 2, 4);
+  buf.write('WAVEfmt ', 8);
+  buf.writeUInt32LE(16, 16);
+  buf.writeUInt16LE(1, 20);
+  buf.writeUInt16LE(1, 22);
+  buf.writeUInt32LE(rate, 24);
+  buf.writeUInt32LE(rate * 2, 28);
+  buf.writeUInt16LE(2, 32);
+  buf.writeUInt16LE(16, 34);
+  buf.write('data', 36);
+  buf.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) {
+    buf.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * hz * i) / rate)), 44 + i * 2);
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, buf);
+  return file;
+}
+
+// Launches Chromium headless. Playwright gives every launch a fresh temporary
+// --user-data-dir of its own.
+async function launch({ wav } = {}) {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: chromiumArgs(wav),
+  });
+}
+
+// Like `launch`, with a way to kill Chromium like a crash or a closed laptop would (SIGKILL:
+// no unregister, no WebSocket close frame). Returns { browser, kill }.
+async function launchKillable({ wav } = {}) {
+  const server = await chromium.launchServer({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: chromiumArgs(wav),
+  });
+  const browser = await chromium.connect(server.wsEndpoint());
+  return { browser, kill: () => server.process().kill('SIGKILL') };
+}
+
+// The page side: a small wrapper around JsSIP that records every event it cares about.
+function pageHelpers() {
+  const sb = (window.sb = { events: [], ua: null, session: null });
+  const log = (name, detail) => sb.events.push({ name, detail: detail || null, at: Date.now() });
+  sb.register = ({ ws, user, domain, password, expires }) => {
+    const socket = new JsSIP.WebSocketInterface(ws);
+    const ua = new JsSIP.UA({
+      sockets: [socket],
+      uri: `sip:${user}@${domain}`,
+      password,
+      register: true,
+      register_expires: expires || 600,
+      session_timers: false,
+      connection_recovery_min_interval: 60,
+      connection_recovery_max_interval: 120,
+    });
+    sb.ua = ua;
+    ua.on('connected', () => log('connected'));
+    ua.on('disconnected', () => log('disconnected'));
+    ua.on('registered', () => log('registered'));
+    ua.on('unregistered', () => log('unregistered'));
+    ua.on('registrationFailed', (e) =>
+      log('registrationFailed', { cause: e.cause, status: e.response ? e.response.status_code : null }),
+    );
+    ua.on('newRTCSession', (e) => {
+      sb.session = e.session;
+      log('newRTCSession', { originator: e.originator, from: e.request.from.uri.user });
+      for (const name of ['progress', 'accepted', 'confirmed']) {
+        e.session.on(name, () => log(name));
+      }
+      for (const name of ['failed', 'ended']) {
+        e.session.on(name, (x) => log(name, { cause: x.cause, originator: x.originator }));
+      }
+    });
+    ua.start();
+  };
+  sb.unregister = () => sb.ua.unregister({ all: false });
+  sb.stop = () => sb.ua.stop();
+  sb.answer = () => sb.session.answer({ mediaConstraints: { audio: true, video: false } });
+  sb.hangup = () => sb.session.terminate();
+  sb.call = (target) =>
+    sb.ua.call(target, { mediaConstraints: { audio: true, video: false } });
+}
+
+class Phone {
+  constructor(page) {
+    this.page = page;
+  }
+
+  // The events so far, oldest first.
+  async events() {
+    return this.page.evaluate(() => window.sb.events);
+  }
+
+  // Waits for the `nth` (1-based, counting from the start) event called `name`, or for any of
+  // `orNames` (a failure), whichever comes first. Returns the event.
+  async waitFor(name, { orNames = [], nth = 1, timeoutMs = 15000 } = {}) {
+    const handle = await this.page.waitForFunction(
+      ([want, others, n]) => {
+        const seen = window.sb.events.filter((e) => e.name === want);
+        if (seen.length >= n) return seen[n - 1];
+        return window.sb.events.find((e) => others.includes(e.name)) || null;
+      },
+      [name, orNames, nth],
+      { timeout: timeoutMs, polling: 50 },
+    );
+    return handle.jsonValue();
+  }
+
+  // Registers and resolves with 'registered' or the registrationFailed event.
+  async register(opts) {
+    await this.page.evaluate((o) => window.sb.register(o), opts);
+    return this.waitFor('registered', { orNames: ['registrationFailed'] });
+  }
+
+  async unregister() {
+    await this.page.evaluate(() => window.sb.unregister());
+    return this.waitFor('unregistered');
+  }
+
+  async answer() {
+    await this.page.evaluate(() => window.sb.answer());
+  }
+
+  async hangup() {
+    await this.page.evaluate(() => window.sb.hangup());
+  }
+
+  async call(target) {
+    await this.page.evaluate((t) => window.sb.call(t), target);
+  }
+}
+
+// Opens a page on `url` (an http://127.0.0.1 page is a secure context, which getUserMedia
+// needs), loads JsSIP from node_modules and the helpers above.
+async function openPhone(browser, url) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  await page.goto(url);
+  await page.addScriptTag({ content: jssip() });
+  await page.evaluate(pageHelpers);
+  return new Phone(page);
+}
+
+module.exports = { launch, launchKillable, openPhone, toneWav, chromiumArgs, Phone };
