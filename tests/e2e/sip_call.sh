@@ -28,9 +28,31 @@ PHONE_PORT=$(free_port)
 echo "$PASSWORD" | "$BIN" user add alice --role agent --extension 1001 --password-stdin >/dev/null
 echo "$PASSWORD" | "$BIN" user add bob --role agent --extension 1002 --password-stdin >/dev/null
 echo "$PASSWORD" | "$BIN" user add boss --role supervisor --password-stdin >/dev/null
+echo "$PASSWORD" | "$BIN" user add hooks --role admin --password-stdin >/dev/null
 start_server
 
 TOKEN=$(token)
+
+# A webhook receiver (issue 8): every POST body it gets, one JSON document a line.
+HOOK_PORT=$(free_port)
+python3 - "$HOOK_PORT" "$WORK/hooks.jsonl" <<'PY' &
+import http.server, json, sys
+port, out = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with open(out, "a") as f:
+            f.write(json.dumps(json.loads(body)) + "\n")
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
+ADMIN_TOKEN=$(curl -fs -X POST "127.0.0.1:$HTTP_PORT/api/v1/auth/login" -H 'Content-Type: application/json' \
+  -d "{\"username\":\"hooks\",\"password\":\"$PASSWORD\"}" | python3 -c 'import sys, json; print(json.load(sys.stdin)["token"])')
+curl -fs -o /dev/null -X POST "127.0.0.1:$HTTP_PORT/api/v1/webhooks" -H "Authorization: Bearer $ADMIN_TOKEN" \
+  -H 'Content-Type: application/json' \
+  -d "{\"url\":\"http://127.0.0.1:$HOOK_PORT/hook\",\"event_types\":[\"call.*\",\"recording.ready\"]}" ||
+  fail "creating the webhook subscription failed"
 
 echo "== the agent's phone registers as 1001"
 LPORT=$PHONE_PORT sipp_run register register.xml -s 1001 -au 1001 -ap "$PASSWORD" -set expires 300 ||
@@ -133,6 +155,35 @@ paused=$(sqlite3 "$WORK/var/switchboard.db" "SELECT paused_json FROM recordings 
 sha=$(sqlite3 "$WORK/var/switchboard.db" "SELECT sha256 FROM recordings WHERE id = '$recording_id'")
 [ "$sha" = "$(sha256sum "$wav" | cut -d' ' -f1)" ] || fail "recording SHA-256 in the store does not match the file"
 wait_ports_free "the call"
+
+echo "== the webhook receiver got the call's events"
+# hook_events CALL-ID: the event types received for that call, in delivery order.
+hook_events() {
+  python3 - "$WORK/hooks.jsonl" "$1" <<'PY'
+import json, sys
+path, call = sys.argv[1], sys.argv[2]
+try:
+    lines = open(path).read().splitlines()
+except FileNotFoundError:
+    lines = []
+for line in lines:
+    ev = json.loads(line)
+    d = ev.get("data", {})
+    if d.get("id") == call or d.get("call_id") == call:
+        print(ev["type"], d.get("state"), d.get("end_cause") or "-", d.get("recording_id") or d.get("sha256") or "-")
+PY
+}
+for _ in $(seq 1 100); do
+  hook_events "$call_id" | grep -q '^recording.ready' && break
+  sleep 0.1
+done
+hook_events "$call_id" | sed 's/^/   /'
+hook_events "$call_id" | grep -q "^call.started setup " || fail "no call.started event"
+hook_events "$call_id" | grep -q "^call.answered answered " || fail "no call.answered event"
+hook_events "$call_id" | grep -qx "call.ended ended normal-clearing $recording_id" ||
+  fail "no call.ended event naming the end cause and recording $recording_id"
+hook_events "$call_id" | grep -qx "recording.ready complete - $sha" ||
+  fail "no recording.ready event with the file's SHA-256"
 
 echo "== CANCEL before answer: 487 to the caller, CANCEL to the phone"
 uas uas_ring.xml ring

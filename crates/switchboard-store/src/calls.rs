@@ -6,6 +6,7 @@
 //! with [`close_open_calls`]. Updates only move a call forward (setup → ringing → answered →
 //! ended), so a late or repeated event from the SIP side cannot rewrite what happened.
 
+use sqlx::AnyConnection;
 use switchboard_core::{CallId, CampaignId, TenantId, Timestamp, UserId};
 
 use crate::{Store, StoreError};
@@ -228,6 +229,12 @@ fn what(id: &CallId) -> String {
 
 /// Writes a new call in state `setup`. `Conflict` if the id is taken.
 pub async fn insert_call(store: &Store, c: &NewCall<'_>) -> Result<(), StoreError> {
+    insert_call_on(&mut *store.pool().acquire().await?, c).await
+}
+
+/// [`insert_call`] on `conn`: pass `&mut *tx` to make it part of a larger transaction (the
+/// records writer files a whole batch of call events in one).
+pub async fn insert_call_on(conn: &mut AnyConnection, c: &NewCall<'_>) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO calls (id, tenant_id, direction, caller, callee, target, agent_user_id, queue, campaign_id, sip_call_id_a, started_at, state, node)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'setup', $12)",
@@ -244,20 +251,24 @@ pub async fn insert_call(store: &Store, c: &NewCall<'_>) -> Result<(), StoreErro
     .bind(c.sip_call_id_a)
     .bind(c.started_at.as_millis())
     .bind(c.node)
-    .execute(store.pool())
+    .execute(conn)
     .await
     .map_err(|e| StoreError::from_insert(e, what(c.id)))?;
     Ok(())
 }
 
 /// Turns "no row changed" into `Ok(false)` if the call exists, `NotFound` if it does not.
-async fn changed_or_not_found(store: &Store, rows: u64, id: &CallId) -> Result<bool, StoreError> {
+async fn changed_or_not_found(
+    conn: &mut AnyConnection,
+    rows: u64,
+    id: &CallId,
+) -> Result<bool, StoreError> {
     if rows > 0 {
         return Ok(true);
     }
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM calls WHERE id = $1")
         .bind(id.as_str())
-        .fetch_one(store.pool())
+        .fetch_one(conn)
         .await?;
     if n == 0 {
         Err(StoreError::NotFound { what: what(id) })
@@ -269,20 +280,41 @@ async fn changed_or_not_found(store: &Store, rows: u64, id: &CallId) -> Result<b
 /// The callee's side is ringing. True if recorded; false if the call was already past setup (a
 /// repeated 180, or a 180 after the 200), which changes nothing.
 pub async fn mark_ringing(store: &Store, id: &CallId, at: Timestamp) -> Result<bool, StoreError> {
+    mark_ringing_on(&mut *store.pool().acquire().await?, id, at).await
+}
+
+/// [`mark_ringing`] on `conn` (see [`insert_call_on`]).
+pub async fn mark_ringing_on(
+    conn: &mut AnyConnection,
+    id: &CallId,
+    at: Timestamp,
+) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE calls SET ringing_at = $2, state = 'ringing' WHERE id = $1 AND state = 'setup'",
     )
     .bind(id.as_str())
     .bind(at.as_millis())
-    .execute(store.pool())
+    .execute(&mut *conn)
     .await?;
-    changed_or_not_found(store, done.rows_affected(), id).await
+    changed_or_not_found(conn, done.rows_affected(), id).await
 }
 
 /// The call was answered on the leg with Call-ID `sip_call_id_b`, by `agent_user_id` when an
 /// agent took it. True if recorded; false if it was already answered or ended.
 pub async fn mark_answered(
     store: &Store,
+    id: &CallId,
+    at: Timestamp,
+    sip_call_id_b: &str,
+    agent_user_id: Option<&UserId>,
+) -> Result<bool, StoreError> {
+    let mut conn = store.pool().acquire().await?;
+    mark_answered_on(&mut conn, id, at, sip_call_id_b, agent_user_id).await
+}
+
+/// [`mark_answered`] on `conn` (see [`insert_call_on`]).
+pub async fn mark_answered_on(
+    conn: &mut AnyConnection,
     id: &CallId,
     at: Timestamp,
     sip_call_id_b: &str,
@@ -298,15 +330,24 @@ pub async fn mark_answered(
     .bind(at.as_millis())
     .bind(sip_call_id_b)
     .bind(agent_user_id.map(UserId::as_str))
-    .execute(store.pool())
+    .execute(&mut *conn)
     .await?;
-    changed_or_not_found(store, done.rows_affected(), id).await
+    changed_or_not_found(conn, done.rows_affected(), id).await
 }
 
 /// Ends a call. Idempotent: ending an ended call keeps the first ending and returns
 /// `AlreadyClosed` (both legs' BYEs, or a BYE racing a media timeout, may each try).
 pub async fn close_call(
     store: &Store,
+    id: &CallId,
+    end: &CallEnd<'_>,
+) -> Result<CloseOutcome, StoreError> {
+    close_call_on(&mut *store.pool().acquire().await?, id, end).await
+}
+
+/// [`close_call`] on `conn` (see [`insert_call_on`]).
+pub async fn close_call_on(
+    conn: &mut AnyConnection,
     id: &CallId,
     end: &CallEnd<'_>,
 ) -> Result<CloseOutcome, StoreError> {
@@ -319,10 +360,10 @@ pub async fn close_call(
     .bind(end.end_cause)
     .bind(end.sip_status.map(i64::from))
     .bind(end.hangup_by.as_str())
-    .execute(store.pool())
+    .execute(&mut *conn)
     .await?;
     Ok(
-        if changed_or_not_found(store, done.rows_affected(), id).await? {
+        if changed_or_not_found(conn, done.rows_affected(), id).await? {
             CloseOutcome::Closed
         } else {
             CloseOutcome::AlreadyClosed
@@ -364,6 +405,20 @@ pub async fn get_call(
     .bind(id.as_str())
     .fetch_optional(store.pool())
     .await?;
+    row.map(CallRecord::try_from).transpose()
+}
+
+/// A call by id alone, on `conn` (the records writer reads back the row it just wrote, inside
+/// its transaction, to announce it).
+pub async fn get_call_on(
+    conn: &mut AnyConnection,
+    id: &CallId,
+) -> Result<Option<CallRecord>, StoreError> {
+    let row: Option<CallRow> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM calls WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(conn)
+            .await?;
     row.map(CallRecord::try_from).transpose()
 }
 

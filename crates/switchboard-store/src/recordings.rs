@@ -5,6 +5,7 @@
 //! row naming the file to repair: at start the server repairs every file still in `recording`
 //! ([`recordings_in_state`]) and completes its row as `repaired`.
 
+use sqlx::AnyConnection;
 use switchboard_core::{CallId, TenantId, Timestamp};
 
 use crate::calls::str_enum;
@@ -104,32 +105,7 @@ pub async fn insert_recording(
 ) -> Result<Recording, StoreError> {
     let id = uuid::Uuid::now_v7().to_string();
     let mut tx = store.pool().begin().await?;
-    let linked = sqlx::query("UPDATE calls SET recording_id = $1 WHERE tenant_id = $2 AND id = $3")
-        .bind(&id)
-        .bind(new.tenant_id.as_str())
-        .bind(new.call_id.as_str())
-        .execute(&mut *tx)
-        .await?;
-    if linked.rows_affected() == 0 {
-        return Err(StoreError::NotFound {
-            what: format!("call '{}'", new.call_id),
-        });
-    }
-    sqlx::query(
-        "INSERT INTO recordings (id, tenant_id, call_id, path, started_at, channels, sample_rate, state, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'recording', $8)",
-    )
-    .bind(&id)
-    .bind(new.tenant_id.as_str())
-    .bind(new.call_id.as_str())
-    .bind(new.path)
-    .bind(new.started_at.as_millis())
-    .bind(i64::from(new.channels))
-    .bind(i64::from(new.sample_rate))
-    .bind(new.created_at.as_millis())
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| StoreError::from_insert(e, format!("recording '{id}'")))?;
+    insert_recording_on(&mut tx, &id, new).await?;
     tx.commit().await?;
     Ok(Recording {
         id,
@@ -148,6 +124,48 @@ pub async fn insert_recording(
     })
 }
 
+/// A fresh recording id (UUIDv7, so ids sort by creation), for [`insert_recording_on`].
+pub fn new_recording_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// [`insert_recording`] with a given `id`, on `conn`, which must be inside a transaction (the
+/// call's link and the row are two statements). The records writer picks the id itself so that
+/// a batch it has to retry writes the same id again.
+pub async fn insert_recording_on(
+    conn: &mut AnyConnection,
+    id: &str,
+    new: &NewRecording<'_>,
+) -> Result<(), StoreError> {
+    let linked = sqlx::query("UPDATE calls SET recording_id = $1 WHERE tenant_id = $2 AND id = $3")
+        .bind(id)
+        .bind(new.tenant_id.as_str())
+        .bind(new.call_id.as_str())
+        .execute(&mut *conn)
+        .await?;
+    if linked.rows_affected() == 0 {
+        return Err(StoreError::NotFound {
+            what: format!("call '{}'", new.call_id),
+        });
+    }
+    sqlx::query(
+        "INSERT INTO recordings (id, tenant_id, call_id, path, started_at, channels, sample_rate, state, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'recording', $8)",
+    )
+    .bind(id)
+    .bind(new.tenant_id.as_str())
+    .bind(new.call_id.as_str())
+    .bind(new.path)
+    .bind(new.started_at.as_millis())
+    .bind(i64::from(new.channels))
+    .bind(i64::from(new.sample_rate))
+    .bind(new.created_at.as_millis())
+    .execute(conn)
+    .await
+    .map_err(|e| StoreError::from_insert(e, format!("recording '{id}'")))?;
+    Ok(())
+}
+
 /// Records the finished file: `Complete` from the recorder, `Repaired` from crash repair.
 /// `NotFound` if there is no such recording.
 pub async fn complete_recording(
@@ -159,17 +177,44 @@ pub async fn complete_recording(
     paused_json: &str,
     state: RecordingState,
 ) -> Result<(), StoreError> {
+    let mut conn = store.pool().acquire().await?;
+    let done = Finished {
+        duration_ms,
+        size_bytes,
+        sha256,
+        paused_json,
+        state,
+    };
+    complete_recording_on(&mut conn, id, &done).await
+}
+
+/// What [`complete_recording_on`] writes.
+#[derive(Debug, Clone)]
+pub struct Finished<'a> {
+    pub duration_ms: i64,
+    pub size_bytes: i64,
+    pub sha256: &'a str,
+    pub paused_json: &'a str,
+    pub state: RecordingState,
+}
+
+/// [`complete_recording`] on `conn` (pass `&mut *tx` to make it part of a transaction).
+pub async fn complete_recording_on(
+    conn: &mut AnyConnection,
+    id: &str,
+    f: &Finished<'_>,
+) -> Result<(), StoreError> {
     let done = sqlx::query(
         "UPDATE recordings SET duration_ms = $2, size_bytes = $3, sha256 = $4, paused_json = $5, state = $6
          WHERE id = $1",
     )
     .bind(id)
-    .bind(duration_ms)
-    .bind(size_bytes)
-    .bind(sha256)
-    .bind(paused_json)
-    .bind(state.as_str())
-    .execute(store.pool())
+    .bind(f.duration_ms)
+    .bind(f.size_bytes)
+    .bind(f.sha256)
+    .bind(f.paused_json)
+    .bind(f.state.as_str())
+    .execute(conn)
     .await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound {
@@ -177,6 +222,19 @@ pub async fn complete_recording(
         });
     }
     Ok(())
+}
+
+/// A recording by id alone, on `conn` (the records writer announces the row it just wrote).
+pub async fn get_recording_on(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<Recording>, StoreError> {
+    let row: Option<RecordingRow> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM recordings WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    row.map(Recording::try_from).transpose()
 }
 
 /// One recording of `tenant`; `None` if there is none or it belongs to another tenant.

@@ -1,0 +1,88 @@
+//! Webhook payloads for call, recording and task events, shaped exactly like the API's
+//! `/calls/{id}`, `/recordings/{id}` and `/tasks/{id}` bodies so that a receiver can use one
+//! parser for both. The API's view types are private to the CRM crate; these builders mirror
+//! them field for field, and `payloads_match_the_api_bodies` (tests/api.rs) fails if the two
+//! ever drift apart.
+
+use serde_json::{Value, json};
+use switchboard_store::calls::CallRecord;
+use switchboard_store::recordings::Recording;
+use switchboard_store::tasks::{TaskOwner, TaskRecord};
+
+pub(crate) const CALL_STARTED: &str = "call.started";
+pub(crate) const CALL_ANSWERED: &str = "call.answered";
+pub(crate) const CALL_ENDED: &str = "call.ended";
+pub(crate) const RECORDING_READY: &str = "recording.ready";
+pub(crate) const TASK_CREATED: &str = "task.created";
+
+/// The body of `GET /api/v1/calls/{id}`.
+pub fn call(c: &CallRecord) -> Value {
+    json!({
+        "id": c.id.to_string(),
+        "direction": c.direction.to_string(),
+        "caller": c.caller,
+        "callee": c.callee,
+        "target": c.target,
+        "agent_user_id": c.agent_user_id.as_ref().map(ToString::to_string),
+        "queue": c.queue,
+        "started_at": c.started_at.to_string(),
+        "ringing_at": c.ringing_at.map(|t| t.to_string()),
+        "answered_at": c.answered_at.map(|t| t.to_string()),
+        "ended_at": c.ended_at.map(|t| t.to_string()),
+        "state": c.state.to_string(),
+        "end_cause": c.end_cause,
+        "sip_status": c.sip_status,
+        "hangup_by": c.hangup_by.map(|h| h.to_string()),
+        "duration_ms": c.duration_ms(),
+        "talk_ms": c.talk_ms(),
+        "recording_id": c.recording_id,
+    })
+}
+
+/// The body of `GET /api/v1/recordings/{id}`.
+pub fn recording(r: &Recording) -> Value {
+    // Same fallback as the API: a paused list that is not a JSON list shows as empty.
+    let paused = serde_json::from_str::<Value>(&r.paused_json)
+        .ok()
+        .filter(Value::is_array)
+        .unwrap_or(Value::Array(Vec::new()));
+    json!({
+        "id": r.id,
+        "call_id": r.call_id.to_string(),
+        "started_at": r.started_at.to_string(),
+        "duration_ms": r.duration_ms,
+        "size_bytes": r.size_bytes,
+        "sha256": r.sha256,
+        "channels": r.channels,
+        "sample_rate": r.sample_rate,
+        "state": r.state.to_string(),
+        "paused": paused,
+        "created_at": r.created_at.to_string(),
+        "audio_url": format!("/api/v1/recordings/{}/audio", r.id),
+        "peaks_url": format!("/api/v1/recordings/{}/peaks", r.id),
+    })
+}
+
+/// The body of `GET /api/v1/tasks/{id}`.
+pub fn task(t: &TaskRecord) -> Value {
+    let owner = match &t.owner {
+        TaskOwner::Agent(a) => format!("agent:{a}"),
+        TaskOwner::Queue(q) => format!("queue:{q}"),
+    };
+    json!({
+        "id": t.id.to_string(),
+        "call_id": t.call_id.as_ref().map(ToString::to_string),
+        "customer_phone": t.customer_phone,
+        "reason": t.reason,
+        "owner": owner,
+        "state": t.state.to_string(),
+        "due_at": t.due_at.to_string(),
+        "claimed_by": t.claimed_by.as_ref().map(ToString::to_string),
+        "claimed_at": t.claimed_at.map(|x| x.to_string()),
+        "created_at": t.created_at.to_string(),
+        "updated_at": t.updated_at.to_string(),
+        "done_at": t.done_at.map(|x| x.to_string()),
+        "result": t.result,
+        "note": t.note,
+    })
+}
