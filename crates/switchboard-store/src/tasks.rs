@@ -334,6 +334,70 @@ pub enum TaskChange {
     NotYours,
 }
 
+/// The webhook payload of `task.*` events: the body of `GET /api/v1/tasks/{id}`.
+pub fn event_payload(t: &TaskRecord) -> serde_json::Value {
+    let owner = match &t.owner {
+        TaskOwner::Agent(a) => format!("agent:{a}"),
+        TaskOwner::Queue(q) => format!("queue:{q}"),
+    };
+    serde_json::json!({
+        "id": t.id.to_string(),
+        "call_id": t.call_id.as_ref().map(ToString::to_string),
+        "customer_phone": t.customer_phone,
+        "reason": t.reason,
+        "owner": owner,
+        "state": t.state.to_string(),
+        "due_at": t.due_at.to_string(),
+        "claimed_by": t.claimed_by.as_ref().map(ToString::to_string),
+        "claimed_at": t.claimed_at.map(|x| x.to_string()),
+        "created_at": t.created_at.to_string(),
+        "updated_at": t.updated_at.to_string(),
+        "done_at": t.done_at.map(|x| x.to_string()),
+        "result": t.result,
+        "note": t.note,
+    })
+}
+
+/// Runs one step's conditional UPDATE and, when it matched, announces the task as it now is
+/// (`event_type`) in the same transaction: a step and its webhook event commit together.
+async fn step<'a>(
+    store: &Store,
+    tenant: &TenantId,
+    id: &TaskId,
+    update: sqlx::query::Query<'a, sqlx::Any, sqlx::any::AnyArguments<'a>>,
+    event_type: &str,
+    now: Timestamp,
+    allowed: &[TaskState],
+) -> Result<TaskChange, StoreError> {
+    let mut tx = store.pool().begin().await?;
+    let applied = update.execute(&mut *tx).await?.rows_affected() > 0;
+    if applied {
+        let row: Option<TaskRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM callback_tasks WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let task =
+            TaskRecord::try_from(row.ok_or_else(|| StoreError::NotFound { what: what(id) })?)?;
+        crate::outbox::enqueue(
+            &mut tx,
+            &crate::outbox::NewEvent {
+                tenant_id: tenant,
+                event_type,
+                payload: &event_payload(&task),
+                now,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(TaskChange::Applied(Box::new(task)));
+    }
+    tx.rollback().await?;
+    outcome(store, tenant, id, false, allowed).await
+}
+
 /// Works out why a conditional UPDATE matched no row (or re-reads the row when it did).
 async fn outcome(
     store: &Store,
@@ -365,7 +429,7 @@ pub async fn claim_task(
     agent: &UserId,
     now: Timestamp,
 ) -> Result<TaskChange, StoreError> {
-    let done = sqlx::query(
+    let update = sqlx::query(
         "UPDATE callback_tasks SET state = 'in_progress', claimed_by = $3, claimed_at = $4, updated_at = $4
          WHERE tenant_id = $1 AND id = $2 AND state = 'open'
            AND (owner_kind = 'queue' OR owner_id = $3)",
@@ -373,14 +437,14 @@ pub async fn claim_task(
     .bind(tenant.as_str())
     .bind(id.as_str())
     .bind(agent.as_str())
-    .bind(now.as_millis())
-    .execute(store.pool())
-    .await?;
-    outcome(
+    .bind(now.as_millis());
+    step(
         store,
         tenant,
         id,
-        done.rows_affected() > 0,
+        update,
+        "task.claimed",
+        now,
         &[TaskState::Open],
     )
     .await
@@ -398,7 +462,7 @@ pub async fn complete_task(
     note: Option<&str>,
     now: Timestamp,
 ) -> Result<TaskChange, StoreError> {
-    let done = sqlx::query(
+    let update = sqlx::query(
         "UPDATE callback_tasks SET state = 'done', done_at = $4, updated_at = $4, result = $5,
              note = COALESCE($6, note)
          WHERE tenant_id = $1 AND id = $2 AND state = 'in_progress' AND claimed_by = $3",
@@ -408,14 +472,14 @@ pub async fn complete_task(
     .bind(agent.as_str())
     .bind(now.as_millis())
     .bind(result)
-    .bind(note)
-    .execute(store.pool())
-    .await?;
-    outcome(
+    .bind(note);
+    step(
         store,
         tenant,
         id,
-        done.rows_affected() > 0,
+        update,
+        "task.completed",
+        now,
         &[TaskState::InProgress],
     )
     .await
@@ -430,7 +494,7 @@ pub async fn cancel_task(
     note: Option<&str>,
     now: Timestamp,
 ) -> Result<TaskChange, StoreError> {
-    let done = sqlx::query(
+    let update = sqlx::query(
         "UPDATE callback_tasks SET state = 'cancelled', done_at = $3, updated_at = $3,
              note = COALESCE($4, note)
          WHERE tenant_id = $1 AND id = $2 AND state IN ('open', 'in_progress')",
@@ -438,9 +502,7 @@ pub async fn cancel_task(
     .bind(tenant.as_str())
     .bind(id.as_str())
     .bind(now.as_millis())
-    .bind(note)
-    .execute(store.pool())
-    .await?;
+    .bind(note);
     // No state is "allowed but not yours" here: every miss is a wrong state.
-    outcome(store, tenant, id, done.rows_affected() > 0, &[]).await
+    step(store, tenant, id, update, "task.cancelled", now, &[]).await
 }

@@ -566,6 +566,20 @@ async fn a_task_is_claimed_completed_or_cancelled_only_from_the_right_state(stor
     };
     assert_eq!(cancelled.state, TaskState::Cancelled);
     assert_eq!(cancelled.done_at, Some(t(8)));
+    // Each applied step, and only those, was announced with the task as it became.
+    let announced: Vec<(String, String)> = sqlx::query_as(
+        "SELECT event_type, payload FROM outbox WHERE event_type LIKE 'task.%' ORDER BY created_at, id",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let types: Vec<&str> = announced.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(types, ["task.claimed", "task.completed", "task.cancelled"]);
+    let completed: serde_json::Value = serde_json::from_str(&announced[1].1).unwrap();
+    assert_eq!(
+        (completed["state"].as_str(), completed["result"].as_str()),
+        (Some("done"), Some("reached"))
+    );
     assert_eq!(
         tasks::claim_task(&store, &acme, &open.id, &u1, t(9))
             .await

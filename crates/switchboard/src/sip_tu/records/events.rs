@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 use switchboard_store::calls::CallRecord;
 use switchboard_store::recordings::Recording;
-use switchboard_store::tasks::{TaskOwner, TaskRecord};
+use switchboard_store::tasks::TaskRecord;
 
 pub(crate) const CALL_STARTED: &str = "call.started";
 pub(crate) const CALL_ANSWERED: &str = "call.answered";
@@ -63,26 +63,7 @@ pub fn recording(r: &Recording) -> Value {
     })
 }
 
-/// The body of `GET /api/v1/tasks/{id}`.
+/// The body of `GET /api/v1/tasks/{id}` (one serialiser with the API's task steps).
 pub fn task(t: &TaskRecord) -> Value {
-    let owner = match &t.owner {
-        TaskOwner::Agent(a) => format!("agent:{a}"),
-        TaskOwner::Queue(q) => format!("queue:{q}"),
-    };
-    json!({
-        "id": t.id.to_string(),
-        "call_id": t.call_id.as_ref().map(ToString::to_string),
-        "customer_phone": t.customer_phone,
-        "reason": t.reason,
-        "owner": owner,
-        "state": t.state.to_string(),
-        "due_at": t.due_at.to_string(),
-        "claimed_by": t.claimed_by.as_ref().map(ToString::to_string),
-        "claimed_at": t.claimed_at.map(|x| x.to_string()),
-        "created_at": t.created_at.to_string(),
-        "updated_at": t.updated_at.to_string(),
-        "done_at": t.done_at.map(|x| x.to_string()),
-        "result": t.result,
-        "note": t.note,
-    })
+    switchboard_store::tasks::event_payload(t)
 }
