@@ -9,8 +9,8 @@ use utoipa::openapi::{Content, Ref, ResponseBuilder, Server};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
-    agent_states, agents, api_keys, auth, call_control, calls, customer_types, customers, queues,
-    recordings, tasks, users,
+    agent_states, agents, api_keys, auth, call_control, calls, customer_types, customers, imports,
+    queues, recordings, tasks, users,
 };
 
 /// Every error the API returns: `{"error": {"code", "message", "field"?}}`.
@@ -67,6 +67,10 @@ pub enum RoleDoc {
         customers::list_notes,
         customers::add_note,
         customers::add_note_by_phone,
+        imports::upload,
+        imports::list,
+        imports::get_one,
+        imports::errors,
         calls::list,
         calls::get_one,
         call_control::pause_recording,
