@@ -252,7 +252,14 @@ fn reported(col: &Col, value: &str) -> Option<String> {
         Col::Name | Col::GivenName | Col::FamilyName => mask_name(value),
         _ => value.to_owned(),
     };
-    Some(shown.chars().take(MAX_REPORTED_VALUE).collect())
+    // Control characters (NUL above all, which PostgreSQL refuses in text) are left out.
+    Some(
+        shown
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_REPORTED_VALUE)
+            .collect(),
+    )
 }
 
 fn row_error(row: i64, col: &Col, value: &str, message: impl Into<String>) -> RowError {

@@ -379,7 +379,7 @@ const INTERRUPTED: &str = "interrupted (the server stopped); the rows counted as
 /// The import, after marking it failed if its runner stopped beating.
 async fn current(state: &ApiState, caller: &Caller, id: &str) -> Result<ImportJob, ApiError> {
     let not_found = || ApiError::NotFound("import".into());
-    if id.is_empty() || id.len() > 64 {
+    if id.is_empty() || id.len() > 64 || id.contains('\0') {
         return Err(not_found());
     }
     let job = store_import::get_import(&state.store, caller.tenant(), id)
