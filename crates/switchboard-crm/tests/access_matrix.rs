@@ -65,6 +65,8 @@ enum Fx {
     Visit,
     /// A hand-over with one item.
     Handover,
+    /// A customer CSV import.
+    Import,
 }
 
 /// One line of the table.
@@ -101,6 +103,7 @@ const fn op(
 }
 
 const ANY_VERSION: &[(&str, &str)] = &[("If-Match", "*")];
+const CSV: &[(&str, &str)] = &[("Content-Type", "text/csv")];
 
 #[rustfmt::skip]
 const TABLE: &[Op] = &[
@@ -179,6 +182,10 @@ const TABLE: &[Op] = &[
     op("POST", "/handovers/{id}/read", ADM | SUP | AGT, 200, Fx::Handover, None),
     op("POST", "/handovers/{id}/items/{position}/done", ADM | SUP | AGT, 200, Fx::Handover, None),
     op("GET", "/stats/agents", ADM | SUP | AGT | QA, 200, Fx::None, None),
+    Op { headers: CSV, ..op("POST", "/customers/imports", ADM | SUP | INT, 202, Fx::None, Some("name,phones\n客户{n},+86134{n}000\n")) },
+    op("GET", "/customers/imports", ADM | SUP | INT, 200, Fx::None, None),
+    op("GET", "/customers/imports/{id}", ADM | SUP | INT, 200, Fx::Import, None),
+    op("GET", "/customers/imports/{id}/errors", ADM | SUP | INT, 200, Fx::Import, None),
     // Last: it revokes the caller's token.
     op("POST", "/auth/logout", ALL, 204, Fx::None, None),
 ];
@@ -372,6 +379,16 @@ impl World {
                 )
                 .await
             }
+            Fx::Import => {
+                let csv = format!("name,phones\n客户{n},+86133{n:08}\nbad,12345\n");
+                let r = self
+                    .call("admin", "POST", "/customers/imports", CSV, Some(csv))
+                    .await;
+                assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+                let id = r.json()["id"].as_str().unwrap().to_owned();
+                self.acme_ids.lock().unwrap().insert(id.clone());
+                id
+            }
             Fx::Order | Fx::Visit | Fx::Handover => {
                 let customer = self
                     .make(
@@ -551,6 +568,7 @@ impl World {
 
     /// Everything `acme`'s admin reads; equal before and after means nothing changed.
     async fn fingerprint(&self) -> String {
+        self.imports_settled().await;
         let mut out = String::new();
         for path in FINGERPRINT {
             let r = self.call("admin", "GET", path, &[], None).await;
@@ -559,6 +577,25 @@ impl World {
             out.push('\n');
         }
         out
+    }
+
+    /// Waits until no customer import of `acme` is still running: imports write in the
+    /// background, and a fingerprint taken while one runs would see it as a change.
+    async fn imports_settled(&self) {
+        for _ in 0..1000 {
+            let r = self
+                .call("admin", "GET", "/customers/imports?limit=200", &[], None)
+                .await;
+            let running = r
+                .json()
+                .as_array()
+                .is_some_and(|list| list.iter().any(|i| i["state"] == "running"));
+            if !running {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("a customer import of acme is still running after 10 s");
     }
 
     /// The request of `op` on `id`, made for `caller`.

@@ -14,6 +14,7 @@ use sqlx::{Any, Transaction};
 use switchboard_core::{CustomerId, E164, TenantId, Timestamp};
 
 mod feed;
+pub mod import;
 mod interactions;
 
 pub use feed::{Cursor, ListQuery, Page, list_customers};

@@ -105,6 +105,15 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     }
 
     crate::recovery::recover(&config, &store).await;
+    // Customer imports the previous process was writing cannot finish: say so, never "running".
+    match switchboard_crm::api::imports::fail_interrupted(&store, clock.now()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            imports = n,
+            "customer imports interrupted by the stop marked failed"
+        ),
+        Err(e) => tracing::error!(error = %e, "marking interrupted customer imports failed"),
+    }
 
     let metrics = Metrics::new();
     metrics.up_since_seconds.set(clock.now().as_millis() / 1000);

@@ -12,7 +12,7 @@ use super::ApiError;
 
 /// Limits that keep one customer small enough to sync and show.
 const MAX_TEXT: usize = 200;
-const MAX_PHONES: usize = 10;
+pub(crate) const MAX_PHONES: usize = 10;
 const MAX_TAGS: usize = 50;
 const MAX_TAG: usize = 64;
 const MAX_CUSTOM_FIELDS_BYTES: usize = 16 * 1024;

@@ -215,7 +215,7 @@ pub(crate) fn customer_id(raw: &str) -> Result<CustomerId, ApiError> {
     Ok(CustomerId::from(raw))
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(raw) = headers.get("idempotency-key") else {
         return Ok(None);
     };

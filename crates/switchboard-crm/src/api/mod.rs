@@ -13,6 +13,8 @@ mod customer_types;
 pub mod customers;
 mod error;
 mod handovers;
+mod import_csv;
+pub mod imports;
 mod json;
 pub mod openapi;
 mod orders;
@@ -31,6 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 use switchboard_core::{Clock, FailureThrottle, TenantId, ThrottlePolicy};
 use switchboard_store::Store;
@@ -152,6 +155,14 @@ pub fn router(state: ApiState) -> Router {
         .route("/api-keys", post(api_keys::create))
         .route("/customers", get(customers::list).post(customers::create))
         .route("/customers/lookup", get(customers::lookup))
+        .route(
+            "/customers/imports",
+            get(imports::list)
+                .post(imports::upload)
+                .layer(DefaultBodyLimit::max(imports::MAX_IMPORT_BYTES)),
+        )
+        .route("/customers/imports/{id}", get(imports::get_one))
+        .route("/customers/imports/{id}/errors", get(imports::errors))
         .route(
             "/customers/{id}",
             get(customers::get_one)

@@ -11,8 +11,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
     agent_states, agents, api_keys, auth, call_control, calls, customer_types, customers,
-    handovers, orders, queues, recordings, registrations, stats, tasks, tickets, users, visits,
-    webhooks,
+    handovers, imports, orders, queues, recordings, registrations, stats, tasks, tickets, users,
+    visits, webhooks,
 };
 
 /// Every error the API returns: `{"error": {"code", "message", "field"?}}`.
@@ -70,6 +70,10 @@ pub enum RoleDoc {
         customers::list_notes,
         customers::add_note,
         customers::add_note_by_phone,
+        imports::upload,
+        imports::list,
+        imports::get_one,
+        imports::errors,
         calls::list,
         calls::get_one,
         call_control::pause_recording,
@@ -138,6 +142,7 @@ pub enum RoleDoc {
         customer_types::CategoryDoc,
         crate::tickets::TicketState,
         crate::tickets::Emotion,
+        imports::ReportFormat,
     )),
     modifiers(&Conventions),
     tags(
