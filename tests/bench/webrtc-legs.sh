@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 if [ "${SMOKE:-0}" = "1" ]; then
   CALLS=5; SECONDS_OF_MEDIA=2
 else
-  CALLS=${CALLS:-200}; SECONDS_OF_MEDIA=${SECONDS_OF_MEDIA:-10}
+  CALLS=${CALLS:-300}; SECONDS_OF_MEDIA=${SECONDS_OF_MEDIA:-10}
 fi
 ulimit -n 65536 2>/dev/null || true
 OUT=$(mktemp)
