@@ -10,6 +10,7 @@
 //! - [`bridge`]: the two-leg RTP relay of one call (latching, PT mapping, hold, timeout).
 //! - [`ports`]: the RTP/RTCP port allocator.
 //! - [`relay`]: the tokio driver: one call's sockets, relay task, recorder sink and events.
+//! - [`webrtc_leg`]: a browser's DTLS-SRTP leg (webrtc-rs) bridged to a relay leg.
 
 pub mod bridge;
 pub mod dtmf;
@@ -19,3 +20,4 @@ pub mod ports;
 pub mod relay;
 pub mod sdp;
 pub mod stats;
+pub mod webrtc_leg;

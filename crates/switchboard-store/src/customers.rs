@@ -833,3 +833,19 @@ fn into_store(e: CustomerError) -> StoreError {
         other => StoreError::Corrupt(other.to_string()),
     }
 }
+
+/// Whether `id` is a customer of `tenant`, read inside the caller's transaction: what a row that
+/// names a customer (an order, a visit, a hand-over item) checks before it is written.
+pub(crate) async fn exists_tx(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &TenantId,
+    id: &CustomerId,
+) -> Result<bool, StoreError> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT id FROM customers WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(found.is_some())
+}

@@ -99,13 +99,7 @@ pub async fn create(
     .await?;
     let mut items = Vec::with_capacity(new.items.len());
     for (position, (customer, kind, what)) in new.items.iter().enumerate() {
-        let exists: Option<String> =
-            sqlx::query_scalar("SELECT id FROM customers WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant.as_str())
-                .bind(customer.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if exists.is_none() {
+        if !crate::customers::exists_tx(&mut tx, tenant, customer).await? {
             return Err(StoreError::NotFound {
                 what: format!("customer '{customer}' (item {position})"),
             });

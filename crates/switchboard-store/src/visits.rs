@@ -138,13 +138,7 @@ pub async fn book(
     now: Timestamp,
 ) -> Result<Visit, StoreError> {
     let mut tx = store.pool().begin().await?;
-    let exists: Option<String> =
-        sqlx::query_scalar("SELECT id FROM customers WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.as_str())
-            .bind(new.customer_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-    if exists.is_none() {
+    if !crate::customers::exists_tx(&mut tx, tenant, &new.customer_id).await? {
         return Err(StoreError::NotFound {
             what: format!("customer '{}'", new.customer_id),
         });

@@ -14,6 +14,7 @@ use switchboard_media::bridge::BridgeConfig;
 use switchboard_media::playout::PlayoutSource;
 use switchboard_media::ports::PortAllocator;
 use switchboard_media::relay::RelayConfig;
+use switchboard_media::webrtc_leg::{WebRtcConfig, WebRtcLegs, WebRtcRuntime};
 use switchboard_recording::Layout;
 use switchboard_sip::auth::{Algorithm, AuthConfig, Authenticator, LockoutPolicy};
 use switchboard_sip::b2bua::{B2bua, B2buaConfig};
@@ -49,6 +50,8 @@ pub enum SipServiceError {
     MusicOnHold(#[from] switchboard_media::playout::PlayoutError),
     #[error("config key 'calls.callback_prompt': {0}")]
     Prompt(String),
+    #[error("starting the WebRTC media runtime: {0}")]
+    WebRtc(std::io::Error),
 }
 
 /// The running SIP side of the server.
@@ -114,6 +117,16 @@ impl SipService {
             config.rtp.port_min..=config.rtp.port_max,
         )?));
         let _ = metrics.rtp_ports.set(ports.clone());
+        // Browsers' legs: host candidates on the RTP address, ports from the same range, on a
+        // runtime of their own (the media plane waits for them synchronously).
+        let webrtc = WebRtcLegs::new(
+            WebRtcConfig {
+                bind_ip: config.rtp.address,
+                ..WebRtcConfig::default()
+            },
+            ports.clone(),
+            WebRtcRuntime::dedicated(1).map_err(SipServiceError::WebRtc)?,
+        );
         let (media_events_tx, media_events) = mpsc::channel(4096);
         let media = RelayPlane::new(
             MediaSettings {
@@ -131,6 +144,7 @@ impl SipService {
                     .then(|| Layout::new(config.storage.recordings_dir.clone())),
                 music_on_hold: Arc::new(music_on_hold(config)?),
                 callback_prompt: Arc::new(callback_prompt(config)?),
+                webrtc: Some(webrtc),
             },
             ports,
             clock.clone(),

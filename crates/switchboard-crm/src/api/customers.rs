@@ -133,6 +133,19 @@ where
     }
 }
 
+/// A `limit` query parameter: `default` when absent, else a whole number 1-`max`.
+pub(crate) fn limit_param(raw: Option<&str>, default: u32, max: u32) -> Result<u32, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(default);
+    };
+    raw.parse::<u32>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| {
+            ApiError::bad_field("limit", format!("limit must be a whole number 1-{max}"))
+        })
+}
+
 fn etag(version: i64) -> HeaderValue {
     // A decimal number in quotes is always a valid header value.
     HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))

@@ -17,7 +17,7 @@ use switchboard_store::handovers::{self, Handover, HandoverFilter, ItemKind, New
 use utoipa::{IntoParams, ToSchema};
 
 use super::customer_types::parse_time;
-use super::customers::{ApiQuery, customer_id};
+use super::customers::{ApiQuery, customer_id, limit_param};
 use super::{ApiError, ApiJson, ApiState, Caller};
 use crate::shifts::ShiftInstance;
 
@@ -300,14 +300,7 @@ pub(crate) async fn list(
         let now = state.clock.now().as_millis();
         since = Some(Timestamp::from_millis(now - INBOX_DAYS * 86_400_000));
     }
-    let limit = match q.limit.as_deref() {
-        None => 50,
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=200).contains(l))
-            .ok_or_else(|| ApiError::bad_field("limit", "limit must be 1-200"))?,
-    };
+    let limit = limit_param(q.limit.as_deref(), 50, 200)?;
     let list = handovers::list(
         &state.store,
         caller.tenant(),

@@ -15,7 +15,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::customer_types::parse_time;
 use super::customers::{
-    ApiQuery, CustomerApiError, customer_id, etag_response, optional_if_match, tenant_user,
+    ApiQuery, CustomerApiError, customer_id, etag_response, limit_param, optional_if_match,
+    tenant_user,
 };
 use super::{ApiError, ApiJson, ApiState, Caller};
 
@@ -279,14 +280,7 @@ pub(crate) async fn list(
             })
         })
         .transpose()?;
-    let limit = match q.limit.as_deref() {
-        None => 100,
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=500).contains(l))
-            .ok_or_else(|| ApiError::bad_field("limit", "limit must be 1-500"))?,
-    };
+    let limit = limit_param(q.limit.as_deref(), 100, 500)?;
     let filter = OrderFilter {
         customer_id: customer.as_ref(),
         state: order_state,

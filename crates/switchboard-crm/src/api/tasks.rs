@@ -241,13 +241,7 @@ fn parse_owner(raw: &str, me: &UserId) -> Result<TaskOwner, ApiError> {
 }
 
 fn parse_limit(raw: Option<&str>) -> Result<u32, ApiError> {
-    let Some(raw) = raw else {
-        return Ok(DEFAULT_LIMIT);
-    };
-    raw.parse::<u32>()
-        .ok()
-        .filter(|n| (1..=1000).contains(n))
-        .ok_or_else(|| ApiError::bad_field("limit", "limit must be a whole number 1-1000"))
+    super::customers::limit_param(raw, DEFAULT_LIMIT, 1000)
 }
 
 /// Merges pages of several owners, each already earliest-first after the same cursor: the first

@@ -14,7 +14,7 @@ use switchboard_store::visits::{self, NewVisit, Visit, VisitFilter, VisitSource,
 use utoipa::{IntoParams, ToSchema};
 
 use super::customer_types::parse_time;
-use super::customers::{ApiQuery, customer_id, tenant_user};
+use super::customers::{ApiQuery, customer_id, limit_param, tenant_user};
 use super::{ApiError, ApiJson, ApiState, Caller};
 
 const READERS: &[Role] = &[
@@ -183,14 +183,7 @@ pub(crate) async fn list(
             UserId::from(a)
         }
     });
-    let limit = match q.limit.as_deref() {
-        None => 200,
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=1000).contains(l))
-            .ok_or_else(|| ApiError::bad_field("limit", "limit must be 1-1000"))?,
-    };
+    let limit = limit_param(q.limit.as_deref(), 200, 1000)?;
     let list = visits::list(
         &state.store,
         caller.tenant(),

@@ -35,7 +35,7 @@
 //! buf.extend([0xFF; 160]);
 //! if let Some(f) = bridge.handle_packet(LegId::A, from, &mut buf, now) {
 //!     // socket_of(f.to_leg, f.socket).send_to(&buf[..f.len], f.to_addr)
-//!     assert_eq!(f.to_addr, "192.0.2.2:5000".parse().unwrap());
+//!     assert_eq!(f.to_addr, "192.0.2.2:5000".parse::<SocketAddr>().unwrap());
 //! }
 //! while let Some(frame) = bridge.poll_audio() {
 //!     // recorder.push(channel_of(frame.leg), frame.rtp_timestamp, &frame.samples)
@@ -216,6 +216,14 @@ pub enum MediaEvent {
         leg: LegId,
         /// Why.
         cause: MediaTimeoutCause,
+    },
+    /// A leg that is not plain RTP (a browser's WebRTC leg) ended on its own: ICE or DTLS
+    /// failed, or the peer closed. The call should end with `cause`, as for a media timeout.
+    LegEnded {
+        /// The leg.
+        leg: LegId,
+        /// A short stable cause for CDRs (`webrtc-failed`, `webrtc-closed`).
+        cause: &'static str,
     },
     /// A source played once to `leg` ([`Bridge::start_playout`] without loop) has ended: its
     /// last frame is out. Not sent when the playout was stopped or taken over by relayed media.

@@ -184,7 +184,7 @@ impl B2bua {
             Ok(offer) => offer,
             Err(f) => {
                 let mut resp = response_to(&invite, f.status, Some(&caller_tag));
-                resp.reason = f.reason;
+                f.apply(&mut resp);
                 self.out.push_back(Output::Respond {
                     key,
                     response: resp,
@@ -256,7 +256,7 @@ impl B2bua {
             Ok(a) => a,
             Err(f) => {
                 let mut resp = response_to(&invite, f.status, Some(&caller_tag));
-                resp.reason = f.reason;
+                f.apply(&mut resp);
                 self.respond(key, resp);
                 let cause = EndCause::MediaNegotiation;
                 self.ended(&id, cause, Some(f.status), HangupBy::System, now);
@@ -1012,7 +1012,7 @@ impl B2bua {
             Ok(o) => o,
             Err(f) => {
                 let mut resp = response_to(&req, f.status, None);
-                resp.reason = f.reason;
+                f.apply(&mut resp);
                 self.respond(key, resp);
                 return;
             }
@@ -1086,7 +1086,7 @@ impl B2bua {
                 }
                 Err(f) => {
                     ok = response_to(&pending.server_request, f.status, None);
-                    ok.reason = f.reason;
+                    f.apply(&mut ok);
                 }
             }
             self.respond(pending.server_key, ok);

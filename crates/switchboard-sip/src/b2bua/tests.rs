@@ -27,6 +27,7 @@ impl MediaPlane for FakeMedia {
             return Err(MediaFailure {
                 status: 488,
                 reason: "Not Acceptable Here (no common codec)".into(),
+                warning: Some("399 fake \"no common codec\"".into()),
             });
         }
         assert_eq!(offer, b"OFFER");
@@ -506,6 +507,7 @@ fn rejected_targets_and_media_failures_still_write_a_call_record() {
     assert!(outs.iter().any(|o| matches!(
         o,
         Output::Respond { response, .. } if response.status == 488
+            && response.headers.get("Warning") == Some("399 fake \"no common codec\"")
     )));
     assert!(outs.iter().any(|o| matches!(
         o,

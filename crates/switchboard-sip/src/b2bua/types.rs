@@ -257,6 +257,19 @@ pub struct MediaFailure {
     /// 488 for "no common codec", 500 for "no ports left" and the like.
     pub status: u16,
     pub reason: String,
+    /// A `Warning` header value (RFC 3261 §20.43) saying why, e.g. `399 host "no DTLS
+    /// fingerprint"` for a WebRTC offer we cannot serve.
+    pub warning: Option<String>,
+}
+
+impl MediaFailure {
+    /// The response to `request` that refuses it for this reason.
+    pub(crate) fn apply(&self, resp: &mut crate::message::Response) {
+        resp.reason.clone_from(&self.reason);
+        if let Some(w) = &self.warning {
+            resp.headers.push("Warning", w);
+        }
+    }
 }
 
 /// The media side of the B2BUA, anchoring each call's RTP. Calls are synchronous so the core

@@ -5,6 +5,11 @@
 //! (in the caller's order), and the caller is answered with the codec the callee chose when
 //! it can take it, so the relay only transcodes (μ-law ↔ A-law) when the two sides have no
 //! law in common.
+//!
+//! A leg whose SDP is a WebRTC one (a browser: DTLS-SRTP, ICE) gets a WebRTC leg
+//! (`switchboard_media::webrtc_leg`) in front of its relay leg: the browser's offer is answered
+//! by the WebRTC stack, and a callee known to be a browser (see [`RelayPlane::set_webrtc_callee`])
+//! is offered DTLS-SRTP. The relay, the recording and the other leg are the same as for RTP.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -18,6 +23,9 @@ use switchboard_media::relay::{MediaCall, RelayConfig, RelayEvent};
 use switchboard_media::sdp::{
     Codec, Direction, LocalMedia, NegotiatedAudio, NegotiationError, SessionDescription,
     accept_answer, create_answer, create_offer,
+};
+use switchboard_media::webrtc_leg::{
+    LegTarget, PendingWebRtcLeg, WebRtcError, WebRtcLeg, WebRtcLegs, check_offer, is_webrtc_sdp,
 };
 use switchboard_recording::{Layout, Recorder, RecorderConfig, layout};
 use switchboard_sip::b2bua::{Leg, MediaFailure, MediaPlane};
@@ -36,6 +44,8 @@ pub(crate) struct MediaSettings {
     pub music_on_hold: Arc<PlayoutSource>,
     /// The call-back offer, played once to a caller past the queue's maximum wait.
     pub callback_prompt: Arc<PlayoutSource>,
+    /// Browsers' legs; `None` refuses WebRTC offers with 488.
+    pub webrtc: Option<WebRtcLegs>,
 }
 
 /// One leg's side of offer/answer.
@@ -46,11 +56,25 @@ struct LegSdp {
     offer: Option<SessionDescription>,
 }
 
+/// A browser on one leg.
+#[derive(Debug)]
+enum Browser {
+    /// Our offer is out (callee side).
+    Offered(PendingWebRtcLeg),
+    /// Running; `answer` is the SDP we answered its offer with (caller side), sent when the
+    /// call is answered or parked.
+    Running {
+        leg: WebRtcLeg,
+        answer: Option<String>,
+    },
+}
+
 #[derive(Debug)]
 struct Session {
     relay: MediaCall<Recorder>,
     legs: [LegSdp; 2],
     recorded: bool,
+    browsers: [Option<Browser>; 2],
 }
 
 /// The media plane of every call in progress.
@@ -66,17 +90,62 @@ pub(crate) struct RelayPlane {
     tenants: HashMap<CallId, TenantId>,
     /// Recording rows to file once the call's record is written.
     pending_records: Vec<RecordUpdate>,
+    /// Calls whose callee is a browser (see [`RelayPlane::set_webrtc_callee`]).
+    webrtc_callees: std::collections::HashSet<CallId>,
+}
+
+/// The law a browser leg runs.
+type NegotiatedLaw = Codec;
+
+fn close_browser(legs: &WebRtcLegs, browser: Browser) {
+    match browser {
+        Browser::Running { leg, .. } => legs.close_later(leg),
+        // Dropping a pending leg closes its peer connection.
+        Browser::Offered(pending) => drop(pending),
+    }
+}
+
+/// A WebRTC offer we cannot serve (no fingerprint, only Opus, …) is refused with the WebRTC
+/// reason and a Warning, before any port is taken.
+fn refuse_unservable_webrtc(offer: &[u8]) -> Result<(), MediaFailure> {
+    if !is_webrtc_sdp(offer) {
+        return Ok(());
+    }
+    let text = std::str::from_utf8(offer).map_err(|_| failure(400, "Bad Request (SDP)"))?;
+    check_offer(text).map_err(|e| webrtc_failure(&e))
+}
+
+/// The answer we gave a browser caller, if leg A is one.
+fn browser_answer(s: &mut Session) -> Option<String> {
+    match &mut s.browsers[0] {
+        Some(Browser::Running { answer, .. }) => answer.take(),
+        _ => None,
+    }
 }
 
 fn failure(status: u16, reason: impl Into<String>) -> MediaFailure {
     MediaFailure {
         status,
         reason: reason.into(),
+        warning: None,
     }
 }
 
 fn not_acceptable(e: NegotiationError) -> MediaFailure {
     failure(e.sip_status(), format!("Not Acceptable Here ({e})"))
+}
+
+fn webrtc_failure(e: &WebRtcError) -> MediaFailure {
+    let what = match e.sip_status() {
+        488 => "Not Acceptable Here",
+        503 => "Service Unavailable",
+        _ => "Server Internal Error",
+    };
+    MediaFailure {
+        status: e.sip_status(),
+        reason: format!("{what} (WebRTC: {e})"),
+        warning: Some(e.warning("switchboard")),
+    }
 }
 
 impl Session {
@@ -156,6 +225,7 @@ impl RelayPlane {
             sessions: HashMap::new(),
             tenants: HashMap::new(),
             pending_records: Vec::new(),
+            webrtc_callees: std::collections::HashSet::new(),
         }
     }
 
@@ -168,6 +238,106 @@ impl RelayPlane {
     /// Names the tenant of a call about to be opened (its recording row needs it).
     pub fn set_tenant(&mut self, call: &CallId, tenant: TenantId) {
         self.tenants.insert(call.clone(), tenant);
+    }
+
+    /// Names a call whose callee is a browser (a contact registered over WebSocket), before
+    /// `open` or `retarget`: leg B is then offered DTLS-SRTP instead of plain RTP.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the call control marks browser callees once SIP over WebSocket lands"
+        )
+    )]
+    pub fn set_webrtc_callee(&mut self, call: &CallId) {
+        self.webrtc_callees.insert(call.clone());
+    }
+
+    fn webrtc_legs(&self) -> Result<WebRtcLegs, MediaFailure> {
+        self.settings
+            .webrtc
+            .clone()
+            .ok_or_else(|| failure(488, "Not Acceptable Here (WebRTC is not enabled)"))
+    }
+
+    fn target(&self, call: &CallId, s: &Session, leg: LegId) -> LegTarget {
+        LegTarget {
+            call: call.to_string(),
+            leg,
+            relay_rtp: std::net::SocketAddr::new(
+                self.settings.address,
+                s.relay.local_rtp_port(leg),
+            ),
+            events: self.events.clone(),
+        }
+    }
+
+    /// A browser calling: answers its offer now (the relay leg is ready) and keeps the answer
+    /// for when the call is answered.
+    fn answer_browser(&mut self, call: &CallId, offer: &[u8]) -> Result<(), MediaFailure> {
+        let legs = self.webrtc_legs()?;
+        let offer = std::str::from_utf8(offer).map_err(|_| failure(400, "Bad Request (SDP)"))?;
+        let s = self
+            .sessions
+            .get(call)
+            .ok_or_else(|| failure(500, "no media"))?;
+        let target = self.target(call, s, LegId::A);
+        let (leg, answer) = legs
+            .answer_blocking(target, offer)
+            .map_err(|e| webrtc_failure(&e))?;
+        let s = self.session(call)?;
+        s.relay.configure_leg(LegId::A, leg.relay_leg_config());
+        // The other leg is offered the browser's law first, so nothing is transcoded.
+        let law = leg.codec().1;
+        s.legs[1].local.codecs.sort_by_key(|c| *c != law);
+        s.legs[0].offer = None;
+        s.browsers[0] = Some(Browser::Running {
+            leg,
+            answer: Some(answer),
+        });
+        Ok(())
+    }
+
+    /// Our offer to a browser callee.
+    fn offer_browser(&mut self, call: &CallId) -> Result<Vec<u8>, MediaFailure> {
+        let legs = self.webrtc_legs()?;
+        let s = self
+            .sessions
+            .get(call)
+            .ok_or_else(|| failure(500, "no media"))?;
+        let target = self.target(call, s, LegId::B);
+        let (pending, offer) = legs
+            .offer_blocking(target)
+            .map_err(|e| webrtc_failure(&e))?;
+        let s = self.session(call)?;
+        if let Some(old) = s.browsers[1].replace(Browser::Offered(pending)) {
+            close_browser(&legs, old);
+        }
+        Ok(offer.into_bytes())
+    }
+
+    /// The browser callee's answer, when leg B was offered WebRTC; `None` if it was not.
+    fn accept_browser(
+        &mut self,
+        call: &CallId,
+        answer: &[u8],
+    ) -> Result<Option<NegotiatedLaw>, MediaFailure> {
+        if !matches!(self.session(call)?.browsers[1], Some(Browser::Offered(_))) {
+            return Ok(None);
+        }
+        let legs = self.webrtc_legs()?;
+        let Some(Browser::Offered(pending)) = self.session(call)?.browsers[1].take() else {
+            return Ok(None);
+        };
+        let answer = std::str::from_utf8(answer).map_err(|_| failure(400, "Bad Request (SDP)"))?;
+        let leg = legs
+            .accept_answer_blocking(pending, answer)
+            .map_err(|e| webrtc_failure(&e))?;
+        let s = self.session(call)?;
+        s.relay.configure_leg(LegId::B, leg.relay_leg_config());
+        let law = leg.codec().1;
+        s.browsers[1] = Some(Browser::Running { leg, answer: None });
+        Ok(Some(law))
     }
 
     fn recorder_for(&mut self, call: &CallId, now: Timestamp) -> Option<Recorder> {
@@ -261,6 +431,7 @@ impl RelayPlane {
             relay,
             legs,
             recorded,
+            browsers: [None, None],
         };
         Ok(self.sessions.entry(call.clone()).or_insert(session))
     }
@@ -291,7 +462,18 @@ impl RelayPlane {
 
 impl MediaPlane for RelayPlane {
     fn open(&mut self, call: &CallId, caller_offer: &[u8]) -> Result<Vec<u8>, MediaFailure> {
-        let s = self.start_session(call, caller_offer)?;
+        refuse_unservable_webrtc(caller_offer)?;
+        self.start_session(call, caller_offer)?;
+        if is_webrtc_sdp(caller_offer)
+            && let Err(f) = self.answer_browser(call, caller_offer)
+        {
+            self.close(call);
+            return Err(f);
+        }
+        if self.webrtc_callees.contains(call) {
+            return self.offer_browser(call).inspect_err(|_| self.close(call));
+        }
+        let s = self.session(call)?;
         let offer_b = create_offer(&s.legs[1].local);
         s.legs[1].offer = Some(offer_b.clone());
         Ok(offer_b.to_string().into_bytes())
@@ -299,7 +481,20 @@ impl MediaPlane for RelayPlane {
 
     fn park(&mut self, call: &CallId, caller_offer: &[u8]) -> Result<Vec<u8>, MediaFailure> {
         let music = self.settings.music_on_hold.clone();
-        let s = self.start_session(call, caller_offer)?;
+        refuse_unservable_webrtc(caller_offer)?;
+        self.start_session(call, caller_offer)?;
+        if is_webrtc_sdp(caller_offer) {
+            if let Err(f) = self.answer_browser(call, caller_offer) {
+                self.close(call);
+                return Err(f);
+            }
+            let s = self.session(call)?;
+            s.relay.play(LegId::A, music, true);
+            return browser_answer(s)
+                .map(String::into_bytes)
+                .ok_or_else(|| failure(500, "no answer"));
+        }
+        let s = self.session(call)?;
         let offer_a = s.legs[0]
             .offer
             .take()
@@ -311,16 +506,27 @@ impl MediaPlane for RelayPlane {
     }
 
     fn answer(&mut self, call: &CallId, callee_answer: &[u8]) -> Result<Vec<u8>, MediaFailure> {
-        let answer_b = parse(callee_answer, "the callee's answer")?;
+        let browser_law = self.accept_browser(call, callee_answer)?;
         let s = self.session(call)?;
-        let nb = s.accept(Leg::Callee, &answer_b)?;
+        let callee_law = match browser_law {
+            Some(law) => law,
+            None => {
+                let answer_b = parse(callee_answer, "the callee's answer")?;
+                s.accept(Leg::Callee, &answer_b)?.codec
+            }
+        };
+        if let Some(answer) = browser_answer(s) {
+            // A browser caller was answered by the WebRTC stack at `open`; the relay
+            // transcodes if the callee chose the other law.
+            return Ok(answer.into_bytes());
+        }
         let offer_a = s.legs[0]
             .offer
             .take()
             .ok_or_else(|| failure(500, "no offer"))?;
         let local_a = &mut s.legs[0].local;
         // Prefer the callee's codec so the relay does not transcode.
-        local_a.codecs.sort_by_key(|c| *c != nb.codec);
+        local_a.codecs.sort_by_key(|c| *c != callee_law);
         let (answer_a, na) = create_answer(&offer_a, local_a).map_err(not_acceptable)?;
         s.relay.configure_leg(LegId::A, LegConfig::from(&na));
         Ok(answer_a.to_string().into_bytes())
@@ -330,6 +536,14 @@ impl MediaPlane for RelayPlane {
         let offer_x = parse(offer, "the re-offer")?;
         let direction = offer_x.media_direction(0).unwrap_or_default();
         let s = self.session(call)?;
+        if s.browsers.iter().any(Option::is_some) {
+            // Renegotiating a browser's DTLS-SRTP session is not supported yet; the call goes
+            // on as it was.
+            return Err(failure(
+                488,
+                "Not Acceptable Here (re-INVITE on a call with a WebRTC leg)",
+            ));
+        }
         s.legs[index(from)].offer = Some(offer_x);
         let other = &mut s.legs[index(from.other())];
         // We stand in for `from` towards the other leg: offer what it offered (e.g. sendonly
@@ -365,7 +579,14 @@ impl MediaPlane for RelayPlane {
     }
 
     fn retarget(&mut self, call: &CallId) -> Result<Vec<u8>, MediaFailure> {
+        if self.webrtc_callees.contains(call) {
+            return self.offer_browser(call);
+        }
+        let legs = self.settings.webrtc.clone();
         let s = self.session(call)?;
+        if let (Some(old), Some(legs)) = (s.browsers[1].take(), legs.as_ref()) {
+            close_browser(legs, old);
+        }
         let leg = &mut s.legs[1];
         leg.local.direction = Direction::SendRecv;
         leg.local.session_version += 1;
@@ -375,6 +596,9 @@ impl MediaPlane for RelayPlane {
     }
 
     fn retarget_answer(&mut self, call: &CallId, answer: &[u8]) -> Result<(), MediaFailure> {
+        if self.accept_browser(call, answer)?.is_some() {
+            return Ok(());
+        }
         let answer_b = parse(answer, "the transfer target's answer")?;
         self.session(call)?.accept(Leg::Callee, &answer_b)?;
         Ok(())
@@ -382,9 +606,15 @@ impl MediaPlane for RelayPlane {
 
     fn close(&mut self, call: &CallId) {
         self.tenants.remove(call);
-        let Some(session) = self.sessions.remove(call) else {
+        self.webrtc_callees.remove(call);
+        let Some(mut session) = self.sessions.remove(call) else {
             return;
         };
+        if let Some(legs) = self.settings.webrtc.as_ref() {
+            for browser in session.browsers.iter_mut().filter_map(Option::take) {
+                close_browser(legs, browser);
+            }
+        }
         let records = self.records.clone();
         let clock = self.clock.clone();
         let call = call.clone();
@@ -406,3 +636,7 @@ impl MediaPlane for RelayPlane {
         });
     }
 }
+
+#[cfg(test)]
+#[path = "media_plane_tests.rs"]
+mod tests;

@@ -252,6 +252,18 @@ impl SipTu {
                 );
                 self.flush().await;
             }
+            MediaEvent::LegEnded { leg, cause } => {
+                // A browser's WebRTC leg failed (ICE/DTLS) or was closed: no stuck call.
+                tracing::info!(call = %e.call, ?leg, cause, "media leg ended: ending the call");
+                let now = self.clock.now();
+                self.b2bua.hangup(
+                    &CallId::from(e.call),
+                    EndCause::System(cause),
+                    &mut self.media,
+                    now,
+                );
+                self.flush().await;
+            }
             MediaEvent::Dtmf { leg, event } => {
                 self.metrics.dtmf_events.inc();
                 tracing::debug!(call = %e.call, ?leg, ?event, "DTMF");
