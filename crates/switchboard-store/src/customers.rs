@@ -314,6 +314,18 @@ pub(super) async fn insert_customer_tx(
     now: Timestamp,
 ) -> Result<Customer, CustomerError> {
     let stamp = lock_and_stamp(tx, tenant, now).await?;
+    insert_customer_stamped_tx(tx, tenant, data, stamp, now).await
+}
+
+/// The insert itself, inside a transaction that already holds the tenant's write lock and
+/// chose `stamp` (an import writes a whole batch under one lock, a stamp per row).
+pub(super) async fn insert_customer_stamped_tx(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &TenantId,
+    data: &CustomerData,
+    stamp: Timestamp,
+    now: Timestamp,
+) -> Result<Customer, CustomerError> {
     let id = CustomerId::generate();
     sqlx::query(&format!(
         "INSERT INTO customers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16, $16)"

@@ -8,15 +8,15 @@
 //! one row per transaction, so only that row is reported and the others still land.
 
 use sqlx::{Any, Transaction};
-use switchboard_core::{CustomerId, TenantId, Timestamp};
+use switchboard_core::{TenantId, Timestamp};
 
 mod known;
 
 use known::Known;
 
 use super::{
-    COLUMNS, Customer, CustomerData, CustomerError, IdempotencyKey, StoredResponse, announce,
-    event_payload, find_idempotent, insert_phones, json_text, lock_and_stamp, update_customer_tx,
+    CustomerData, CustomerError, IdempotencyKey, StoredResponse, find_idempotent,
+    insert_customer_stamped_tx, lock_and_stamp, update_customer_tx,
 };
 use crate::{Store, StoreError};
 
@@ -494,7 +494,7 @@ async fn write_rows(
             }
             None => {
                 counts.created += 1;
-                insert_stamped(tx, tenant, &merged, stamp, now).await?
+                insert_customer_stamped_tx(tx, tenant, &merged, stamp, now).await?
             }
         };
         stamp = Timestamp::from_millis(stamp.as_millis() + 1);
@@ -594,55 +594,4 @@ fn merge(
         out.custom_fields.insert(k.clone(), v.clone());
     }
     with_tag(out, tag)
-}
-
-/// Like `insert_customer_tx`, with the stamp the batch hands out (the batch holds the lock).
-async fn insert_stamped(
-    tx: &mut Transaction<'static, Any>,
-    tenant: &TenantId,
-    data: &CustomerData,
-    stamp: Timestamp,
-    now: Timestamp,
-) -> Result<Customer, CustomerError> {
-    let id = CustomerId::generate();
-    sqlx::query(&format!(
-        "INSERT INTO customers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16, $16)"
-    ))
-    .bind(id.as_str())
-    .bind(tenant.as_str())
-    .bind(data.external_id.as_deref())
-    .bind(data.name.as_str())
-    .bind(data.given_name.as_str())
-    .bind(data.family_name.as_str())
-    .bind(data.time_zone.as_str())
-    .bind(data.category.as_str())
-    .bind(data.grade.as_deref())
-    .bind(i64::from(data.key_customer))
-    .bind(i64::from(data.consent))
-    .bind(i64::from(data.do_not_call))
-    .bind(data.estimated_value_cents)
-    .bind(json_text(&data.tags))
-    .bind(json_text(&data.custom_fields))
-    .bind(stamp.as_millis())
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| StoreError::from_insert(e, "a customer with this external_id"))?;
-    insert_phones(tx, tenant, &id, &data.phones).await?;
-    let customer = Customer {
-        id,
-        tenant_id: tenant.clone(),
-        data: data.clone(),
-        version: 1,
-        created_at: stamp,
-        updated_at: stamp,
-    };
-    announce(
-        tx,
-        tenant,
-        "customer.created",
-        &event_payload(&customer),
-        now,
-    )
-    .await?;
-    Ok(customer)
 }
