@@ -13,15 +13,14 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use axum::Router;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use switchboard_core::{CallId, ManualClock, TaskId, TenantId, UserId};
+use switchboard_core::{CallId, TaskId, TenantId, UserId};
 use switchboard_crm::live::{LiveCommand, LiveHandle, LiveReply, live_channel};
-use switchboard_crm::{ApiSettings, ApiState, router};
+use switchboard_crm::router;
 use switchboard_store::Store;
 use switchboard_store::calls::{self, CallEnd, Direction, HangupBy, NewCall};
 use switchboard_store::recordings::{self, NewRecording, RecordingState};
@@ -261,17 +260,9 @@ impl World {
     async fn new(store: Store) -> World {
         let dir = tempfile::tempdir().unwrap();
         write_wav(&dir.path().join("rec.wav"));
-        let clock = ManualClock::new(ts(24 * 60));
-        let state = ApiState::new(
-            store.clone(),
-            Arc::new(clock),
-            ApiSettings {
-                default_tenant: TenantId::from("acme"),
-                ..ApiSettings::default()
-            },
-        )
-        .with_recordings_root(dir.path().to_path_buf())
-        .with_live(fake_call_control());
+        let state = support::acme_state(&store)
+            .with_recordings_root(dir.path().to_path_buf())
+            .with_live(fake_call_control());
         let mut world = World {
             router: Router::new().nest("/api/v1", router(state)),
             people: People::seed(&store).await,

@@ -6,14 +6,12 @@
 // Test bodies and their helpers: a failed step should stop the test loudly.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use switchboard_core::{ManualClock, TenantId};
-use switchboard_crm::{ApiSettings, ApiState, router};
+use switchboard_core::TenantId;
+use switchboard_crm::router;
 use switchboard_store::Store;
 use switchboard_store::tasks::{self, NewTask, TaskOwner};
 
@@ -44,14 +42,7 @@ impl Reply {
 
 impl Api {
     async fn new(store: Store) -> Api {
-        let state = ApiState::new(
-            store.clone(),
-            Arc::new(ManualClock::new(ts(24 * 60))),
-            ApiSettings {
-                default_tenant: TenantId::from("acme"),
-                ..ApiSettings::default()
-            },
-        );
+        let state = support::acme_state(&store);
         Api {
             router: Router::new()
                 .nest("/api/v1", router(state))

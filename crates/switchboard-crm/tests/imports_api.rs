@@ -5,15 +5,13 @@
 // Test bodies and their helpers: a failed step should stop the test loudly.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use switchboard_core::{ManualClock, TenantId, Timestamp};
-use switchboard_crm::{ApiSettings, ApiState, router};
+use switchboard_core::{TenantId, Timestamp};
+use switchboard_crm::router;
 use switchboard_store::Store;
 use switchboard_store::customers::StoredResponse;
 use switchboard_store::customers::import::{self, ImportStart, NewImport};
@@ -42,14 +40,7 @@ impl Reply {
 
 impl Api {
     async fn new(store: Store) -> Api {
-        let state = ApiState::new(
-            store.clone(),
-            Arc::new(ManualClock::new(ts(24 * 60))),
-            ApiSettings {
-                default_tenant: TenantId::from("acme"),
-                ..ApiSettings::default()
-            },
-        );
+        let state = support::acme_state(&store);
         Api {
             router: Router::new().nest("/api/v1", router(state)),
             people: People::seed(&store).await,

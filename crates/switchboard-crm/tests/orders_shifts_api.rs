@@ -5,17 +5,14 @@
 // Test bodies and their helpers: a failed step should stop the test loudly.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use switchboard_core::{ManualClock, TenantId};
-use switchboard_crm::{ApiSettings, ApiState, router};
+use switchboard_crm::router;
 use switchboard_store::{Store, both_engines};
 
 mod support;
-use support::{People, send, ts};
+use support::{People, send};
 
 struct Api {
     router: Router,
@@ -37,14 +34,7 @@ impl Reply {
 
 impl Api {
     async fn new(store: Store) -> Api {
-        let state = ApiState::new(
-            store.clone(),
-            Arc::new(ManualClock::new(ts(24 * 60))),
-            ApiSettings {
-                default_tenant: TenantId::from("acme"),
-                ..ApiSettings::default()
-            },
-        );
+        let state = support::acme_state(&store);
         Api {
             router: Router::new().nest("/api/v1", router(state)),
             people: People::seed(&store).await,

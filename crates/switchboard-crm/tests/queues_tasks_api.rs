@@ -4,13 +4,11 @@
 // Test bodies and their helpers: a failed step should stop the test loudly.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use switchboard_core::{ManualClock, TenantId, UserId};
-use switchboard_crm::{ApiSettings, ApiState, router};
+use switchboard_core::{TenantId, UserId};
+use switchboard_crm::router;
 use switchboard_store::Store;
 use switchboard_store::acd::{self, AgentStateRow};
 use switchboard_store::tasks::{self, NewTask, TaskOwner};
@@ -42,14 +40,7 @@ impl Reply {
 
 impl Api {
     async fn new(store: Store) -> Api {
-        let state = ApiState::new(
-            store.clone(),
-            Arc::new(ManualClock::new(ts(24 * 60))),
-            ApiSettings {
-                default_tenant: TenantId::from("acme"),
-                ..ApiSettings::default()
-            },
-        );
+        let state = support::acme_state(&store);
         Api {
             router: Router::new().nest("/api/v1", router(state)),
             people: People::seed(&store).await,

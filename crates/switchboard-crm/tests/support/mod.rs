@@ -24,6 +24,19 @@ pub fn ts(minutes: i64) -> Timestamp {
     Timestamp::from_millis(T0_MS + minutes * 60_000)
 }
 
+/// The API's state on `store` as the router tests run it: logins default to tenant `acme`, and
+/// the clock stands one day after the fixtures' `ts(0)`.
+pub fn acme_state(store: &Store) -> switchboard_crm::ApiState {
+    switchboard_crm::ApiState::new(
+        store.clone(),
+        std::sync::Arc::new(switchboard_core::ManualClock::new(ts(24 * 60))),
+        switchboard_crm::ApiSettings {
+            default_tenant: TenantId::from("acme"),
+            ..switchboard_crm::ApiSettings::default()
+        },
+    )
+}
+
 /// Who can call: "role" / "agent2" / "other:role" → bearer token and user id.
 #[derive(Default)]
 pub struct People {
