@@ -6,6 +6,7 @@
 'use strict';
 
 const assert = require('assert/strict');
+const dgram = require('dgram');
 const fs = require('fs');
 const net = require('net');
 const { spawn } = require('child_process');
@@ -53,9 +54,10 @@ function freePort() {
 // One SIPp caller to `to` (default extension 1001) running `scenario` (a file in WORK or SCEN),
 // in WORK (where the caller's pcap is); resolves with SIPp's exit status (0 = the scenario went
 // as written).
-async function sipp(name, scenario, { to = '1001', extra = [] } = {}) {
+// `port` pins SIPp's own port (a registered phone's contact).
+async function sipp(name, scenario, { to = '1001', extra = [], port } = {}) {
   const args = ['-sf', scenario, '-s', to, '-m', '1', '-timeout', '60s', '-nostdin', ...extra,
-    '-i', '127.0.0.1', '-p', `${await freePort()}`, '-mp', `${await freePort()}`,
+    '-i', '127.0.0.1', '-p', `${port || (await freePort())}`, '-mp', `${await freePort()}`,
     '-trace_err', '-error_file', `${WORK}/sipp-${name}.err`, `127.0.0.1:${SIP_PORT}`];
   const child = spawn('sipp', args, { stdio: 'ignore', cwd: WORK });
   return new Promise((resolve) => child.on('exit', (status) => resolve(status)));
@@ -82,6 +84,21 @@ async function liveState(userId) {
   const live = await api('GET', '/queues/live');
   const me = live.agents.find((a) => a.agent === userId);
   return me ? me.status : null;
+}
+
+// Resolves once something (a SIPp phone starting up) listens on UDP `port`.
+async function udpBound(port, ms = 10000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const taken = await new Promise((resolve) => {
+      const probe = dgram.createSocket('udp4');
+      probe.once('error', () => resolve(true));
+      probe.bind(port, '127.0.0.1', () => probe.close(() => resolve(false)));
+    });
+    if (taken) return;
+    assert.ok(Date.now() < end, `nothing listens on UDP ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 function startServer() {
@@ -203,6 +220,51 @@ async function main() {
     await cs.setState(page, 'ready');
     await cs.waitState(page, 'ready');
 
+    step('click-to-call: agent1 dials 1003 (a SIPp desk phone) from the dial pad; the call connects');
+    const deskPort = await freePort();
+    assert.equal(
+      await sipp('desk-register', `${SCEN}/register.xml`, {
+        to: '1003',
+        extra: ['-au', '1003', '-ap', PASSWORD, '-set', 'expires', '300', '-set', 'domain', process.env.DOMAIN],
+        port: deskPort,
+      }),
+      0,
+      'the desk phone 1003 registers',
+    );
+    const desk = sipp('desk-answer', `${SCEN}/uas_answer.xml`, { to: '1003', port: deskPort });
+    await udpBound(deskPort);
+    await page.click('[data-testid=dial-pad] [data-digit="1"]');
+    await page.fill('[data-testid=dial-number]', '1003');
+    await page.click('[data-testid=btn-call]');
+    await cs.waitInCall(page);
+    assert.equal(await page.locator('[data-testid=call-number]').innerText(), '1003');
+    await page.waitForFunction(() => document.getElementById('call-timer').textContent !== '00:00', null, {
+      timeout: 5000,
+    });
+    assert.match(await page.locator('[data-testid=call-timer]').innerText(), /^00:0[1-9]$/);
+
+    step('in call: mute and unmute (JsSIP agrees), a DTMF key from the keypad');
+    await page.click('[data-testid=btn-mute]');
+    await page.waitForSelector('#flag-mute:not([hidden])');
+    assert.equal(await page.evaluate(() => window.softphone.session.isMuted().audio), true);
+    assert.equal(await page.locator('[data-testid=btn-mute]').innerText(), 'Unmute');
+    await page.click('[data-testid=btn-mute]');
+    await page.waitForSelector('#flag-mute', { state: 'hidden' });
+    await page.click('[data-testid=btn-keypad]');
+    await page.click('[data-testid=dtmf-pad] [data-digit="5"]');
+    assert.equal(await page.locator('[data-testid=call-info]').innerText(), 'Sent 5');
+    await page.click('[data-testid=btn-keypad]');
+    await cs.screenshot(page, SHOTS, 'console-incall-en');
+    await cs.setLanguage(page, 'zh-CN');
+    assert.equal(await page.locator('[data-testid=btn-hangup]').innerText(), '挂断');
+    await cs.screenshot(page, SHOTS, 'console-incall-zh-CN');
+    await cs.setLanguage(page, 'en');
+
+    step('Hang up: the desk phone gets BYE, the page is idle');
+    await cs.hangup(page);
+    assert.equal(await desk, 0, 'the desk phone answered and got our BYE');
+    assert.equal(await cs.waitIdle(page), 'Call ended: hung up');
+
     step('after-call note: prefilled with the caller number, saved into the customer file (acceptance 4)');
     assert.equal(await page.locator('[data-testid=note-phone]').inputValue(), CALLER);
     const note = 'Wants the catalogue by post; 回访 next Tuesday';
@@ -236,7 +298,7 @@ async function main() {
     assert.equal(await page.locator('#reg-text').innerText(), '可以接听电话');
     assert.equal(await page.locator('#state-text').innerText(), '就绪');
     assert.equal(await page.locator('#handover-card h2').innerText(), '交接班收件箱');
-    assert.equal(await page.locator('[data-testid=phone-last]').innerText(), '通话结束：对方已挂断', 'the last call line too');
+    assert.equal(await page.locator('[data-testid=phone-last]').innerText(), '通话结束：已挂断', 'the last call line too');
     const chinese = await cs.visibleStrings(page);
     const same = english.filter((s, i) => s && s === chinese[i] && !/^[\dA-Z#*]+$|^Switchboard$/.test(s));
     assert.deepEqual(same, [], 'no visible string left untranslated');

@@ -2,8 +2,9 @@
 # The agent console at / (issue 6), in headless Chromium with a fake microphone: sign-in (wrong
 # password, lockout), the softphone registers with the agent's extension, the state buttons
 # change the agent's state in the call control, a SIPp caller rings the agent and the ringing
-# panel shows the caller and their customer file, the call is declined or cancelled cleanly,
-# after-call notes land in the customer file (a new number becomes a potential customer),
+# panel shows the caller and their customer file, the call is declined or cancelled cleanly, the
+# queue wait alert shows while a caller waits, click-to-call reaches a SIPp desk phone (timer,
+# mute, DTMF, hang up), after-call notes land in the customer file (a new number becomes a potential customer),
 # English and Chinese, a blocked microphone, a stopped server and the reconnect after it.
 # Screenshots of the console (idle, ringing, in call; en and zh-CN) go to docs/screenshots/.
 # The checks are in tests/browser/console.js; this script starts the server and seeds it.
@@ -26,9 +27,10 @@ call_setup 1
 # JsSIP keeps only the last challenge; the WebSocket side puts MD5 last by itself.
 export SWITCHBOARD_SIP__DIGEST_ALGORITHMS='["MD5", "SHA-256"]'
 
-echo "== set-up: agents 1001 (王小明) and 1002, an agent to lock out, a supervisor"
+echo "== set-up: agents 1001 (王小明), 1002 and 1003 (a SIPp desk phone), an agent to lock out, a supervisor"
 echo "$PASSWORD" | "$BIN" user add agent1 --role agent --name "王小明" --extension 1001 --password-stdin >/dev/null
 echo "$PASSWORD" | "$BIN" user add agent2 --role agent --extension 1002 --password-stdin >/dev/null
+echo "$PASSWORD" | "$BIN" user add desk --role agent --extension 1003 --password-stdin >/dev/null
 echo "$PASSWORD" | "$BIN" user add locky --role agent --password-stdin >/dev/null
 echo "$PASSWORD" | "$BIN" user add boss --role supervisor --password-stdin >/dev/null
 start_server
