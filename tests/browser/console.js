@@ -350,6 +350,14 @@ async function main() {
       await blocked.close();
     }
 
+    step('an account without an extension is told so, with whom to ask');
+    const noPhone = await cs.openConsole(browser, BASE, { locale: 'en-GB' });
+    await cs.login(noPhone, { username: 'boss', password: PASSWORD });
+    assert.match(await cs.waitProblem(noPhone, 'reg'), /no phone extension.*Ask your supervisor/);
+    assert.equal(await noPhone.locator('[data-testid=reg-status]').getAttribute('data-state'), 'none');
+    assert.equal(await noPhone.locator('[data-testid=btn-call]').isDisabled(), true);
+    await noPhone.context().close();
+
     step('the server goes away: the page says so in words; a new server and the page recovers');
     process.kill(Number(process.env.SERVER_PID), 'SIGTERM');
     const gone = await cs.waitProblem(page, ['server', 'ws'], 20000);
