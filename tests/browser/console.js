@@ -367,6 +367,20 @@ async function main() {
     await cs.waitRegistered(page);
     await cs.waitNoProblem(page);
 
+    step('the server refuses the phone (this address locked out after wrong passwords): said in words');
+    const lockout = await sipp('lockout', `${SCEN}/register_lockout.xml`, {
+      to: '1002',
+      extra: ['-au', '1002', '-ap', 'not-the-password', '-set', 'expires', '300', '-set', 'domain', process.env.DOMAIN],
+    });
+    assert.equal(lockout, 0, 'three wrong passwords, then 403');
+    const refused = await cs.openConsole(browser, BASE, { locale: 'en-US' });
+    await cs.login(refused, { username: 'agent2', password: PASSWORD });
+    await cs.waitReg(refused, 'failed');
+    assert.match(
+      await cs.waitProblem(refused, 'reg'),
+      /^Your phone could not sign in \(refused by the server, e\.g\. locked for a while after wrong passwords\)\. Sign out and in again/,
+    );
+
     assert.deepEqual(page.errors, [], 'no script errors on the page');
     console.log('console: all checks passed');
   } finally {

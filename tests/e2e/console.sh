@@ -26,6 +26,8 @@ source tests/e2e/lib/sip_server.sh
 call_setup 1
 # JsSIP keeps only the last challenge; the WebSocket side puts MD5 last by itself.
 export SWITCHBOARD_SIP__DIGEST_ALGORITHMS='["MD5", "SHA-256"]'
+# The lockout scenario expects the third wrong password to lock the address.
+export SWITCHBOARD_SIP__AUTH_MAX_FAILURES=3
 
 echo "== set-up: agents 1001 (王小明), 1002 and 1003 (a SIPp desk phone), an agent to lock out, a supervisor"
 echo "$PASSWORD" | "$BIN" user add agent1 --role agent --name "王小明" --extension 1001 --password-stdin >/dev/null

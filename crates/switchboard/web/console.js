@@ -289,7 +289,9 @@
       S.reg = 'failed';
       // A lost socket is reported as such; this is for the server saying no.
       if (e.cause !== JsSIP.C.causes.CONNECTION_ERROR) {
-        setProblem('reg', { key: 'problem_reg_failed', args: [e.cause] });
+        const C = JsSIP.C.causes;
+        const words = { [C.AUTHENTICATION_ERROR]: 'cause_auth', [C.REJECTED]: 'cause_rejected', [C.REQUEST_TIMEOUT]: 'cause_timeout' }[e.cause];
+        setProblem('reg', { key: 'problem_reg_failed', args: [words ? { key: words } : e.cause] });
       }
       renderReg();
     });
