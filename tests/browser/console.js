@@ -199,6 +199,38 @@ async function main() {
     assert.equal(await caller, 0, 'the caller heard 180, then 487 after its CANCEL');
     assert.equal(await cs.waitIdle(page), 'Call ended: the caller hung up');
 
+    step('Answer in the page: the call connects, the customer file stays, audio arrives (WebRTC stats)');
+    caller = sipp('answer', `${SCEN}/uac_talk_until_bye.xml`);
+    ring = await cs.waitRinging(page);
+    assert.equal(ring.name, '张伟');
+    await cs.answer(page);
+    await cs.waitInCall(page);
+    assert.equal(await page.locator('[data-testid=call-number]').innerText(), CALLER);
+    assert.equal(await page.locator('[data-testid=call-name]').innerText(), 'Caller', "the caller's display name");
+    assert.equal(await page.locator('[data-testid=cust-name]').innerText(), '张伟', 'the file stays on screen');
+    const inbound = await until(
+      () =>
+        page.evaluate(async () => {
+          const stats = await window.softphone.session.connection.getStats();
+          const rtp = [...stats.values()].find((r) => r.type === 'inbound-rtp' && r.kind === 'audio');
+          return rtp && rtp.packetsReceived > 0 ? rtp.packetsReceived : null;
+        }),
+      'the browser receives the caller’s audio',
+    );
+    assert.ok(inbound > 0);
+    await page.waitForFunction(() => document.getElementById('call-timer').textContent !== '00:00', null, {
+      timeout: 5000,
+    });
+    await cs.screenshot(page, SHOTS, 'console-incall-en');
+    await cs.setLanguage(page, 'zh-CN');
+    assert.equal(await page.locator('[data-testid=btn-hangup]').innerText(), '挂断');
+    assert.equal(await page.locator('[data-testid=btn-hold]').innerText(), '保持');
+    await cs.screenshot(page, SHOTS, 'console-incall-zh-CN');
+    await cs.setLanguage(page, 'en');
+    await cs.hangup(page);
+    assert.equal(await caller, 0, 'the caller got our BYE');
+    assert.equal(await cs.waitIdle(page), 'Call ended: hung up');
+
     step('queue wait alert: a caller waits in sales (alert after 1 s) while agent1 is on a break');
     await api('POST', '/queues', { id: 'sales', name: 'Sales', number: '4000', config: { wait_alert: 1 } });
     await api('PUT', `/queues/sales/members/${agent1.id}`, {});
@@ -254,11 +286,6 @@ async function main() {
     await page.click('[data-testid=dtmf-pad] [data-digit="5"]');
     assert.equal(await page.locator('[data-testid=call-info]').innerText(), 'Sent 5');
     await page.click('[data-testid=btn-keypad]');
-    await cs.screenshot(page, SHOTS, 'console-incall-en');
-    await cs.setLanguage(page, 'zh-CN');
-    assert.equal(await page.locator('[data-testid=btn-hangup]').innerText(), '挂断');
-    await cs.screenshot(page, SHOTS, 'console-incall-zh-CN');
-    await cs.setLanguage(page, 'en');
 
     step('Hang up: the desk phone gets BYE, the page is idle');
     await cs.hangup(page);

@@ -23,7 +23,7 @@ fi
 DOMAIN=console.switchboard.test
 PASSWORD="right-horse-7"
 source tests/e2e/lib/sip_server.sh
-call_setup 1
+call_setup 3
 # JsSIP keeps only the last challenge; the WebSocket side puts MD5 last by itself.
 export SWITCHBOARD_SIP__DIGEST_ALGORITHMS='["MD5", "SHA-256"]'
 # The lockout scenario expects the third wrong password to lock the address.

@@ -731,7 +731,8 @@
     $('btn-decline').textContent = t(S.phone === 'outgoing' ? 'btn_cancel_call' : 'btn_decline');
     $('ring-number').textContent = S.callNumber;
     $('ring-name').textContent = S.callName && S.callName !== S.callNumber ? S.callName : '';
-    $('call-number').textContent = S.callName && S.callName !== S.callNumber ? `${S.callName} · ${S.callNumber}` : S.callNumber;
+    $('call-number').textContent = S.callNumber;
+    $('call-name').textContent = $('ring-name').textContent;
     $('btn-hold').textContent = t(S.held ? 'btn_resume' : 'btn_hold');
     $('btn-hold').classList.toggle('on', S.held);
     $('btn-mute').textContent = t(S.muted ? 'btn_unmute' : 'btn_mute');
