@@ -408,6 +408,15 @@ async function main() {
       /^Your phone could not sign in \(refused by the server, e\.g\. locked for a while after wrong passwords\)\. Sign out and in again/,
     );
 
+    step('Sign out: agent1 leaves the queues (logged out in the call control) and the phone unregisters');
+    await page.click('[data-testid=logout]');
+    await page.waitForSelector('#login-form');
+    await until(async () => (await liveState(agent1.id))?.status === 'logged_out', 'agent1 logged out');
+    await until(async () => {
+      const regs = await api('GET', '/registrations');
+      return !regs.some((b) => b.aor.startsWith('sip:1001@'));
+    }, "1001's registration removed");
+
     assert.deepEqual(page.errors, [], 'no script errors on the page');
     console.log('console: all checks passed');
   } finally {

@@ -182,6 +182,10 @@
 
   async function logout() {
     const token = S.token;
+    // Out of the queues first, so no call is offered to a console that is gone.
+    if (S.agent.status !== 'logged_out') {
+      await api('PUT', '/agents/me/state', { state: 'logged_out' }).catch(() => {});
+    }
     signedOut(null);
     if (token) {
       fetch('/api/v1/auth/logout', { method: 'POST', headers: { Authorization: `Bearer ${token}` } }).catch(() => {});
