@@ -252,6 +252,23 @@ async function main() {
     await cs.setState(page, 'ready');
     await cs.waitState(page, 'ready');
 
+    step('a queue call: offered to agent1 (ringing), answered (on a call), hung up: wrap-up, End wrap-up → ready');
+    caller = sipp('queue-call', `${SCEN}/uac_talk_until_bye.xml`, { to: '4000' });
+    await cs.waitRinging(page);
+    await cs.waitState(page, 'ringing');
+    await cs.answer(page);
+    await cs.waitInCall(page);
+    await until(async () => (await liveState(agent1.id))?.status === 'on_call', 'agent1 on a call');
+    await cs.hangup(page);
+    assert.equal(await caller, 0, 'the queue caller got our BYE');
+    await cs.waitIdle(page);
+    assert.equal(await cs.waitState(page, 'wrap_up'), 'Wrap-up');
+    assert.equal(await page.locator('#state-help').innerText(), 'Finish your call note, then press End wrap-up.');
+    assert.equal(await page.locator('[data-testid=btn-wrap-up-done]').isDisabled(), false);
+    await cs.setState(page, 'wrap_up_done');
+    await until(async () => (await liveState(agent1.id))?.status === 'ready', 'agent1 ready after ending wrap-up');
+    await cs.waitState(page, 'ready');
+
     step('click-to-call: agent1 dials 1003 (a SIPp desk phone) from the dial pad; the call connects');
     const deskPort = await freePort();
     assert.equal(
