@@ -41,6 +41,12 @@ const ASSETS: &[Asset] = &[
         immutable: false,
     },
     Asset {
+        name: "console-view.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../web/console-view.js"),
+        immutable: false,
+    },
+    Asset {
         name: "i18n.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../web/i18n.js"),

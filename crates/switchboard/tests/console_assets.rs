@@ -71,6 +71,7 @@ async fn the_page_and_every_asset_it_references_are_served_with_type_and_cache_h
             "/assets/console.css",
             "/assets/i18n.js",
             &format!("/assets/{JSSIP_ASSET}"),
+            "/assets/console-view.js",
             "/assets/console.js"
         ]
     );
