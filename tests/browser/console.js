@@ -309,6 +309,28 @@ async function main() {
     assert.equal(await desk, 0, 'the desk phone answered and got our BYE');
     assert.equal(await cs.waitIdle(page), 'Call ended: hung up');
 
+    step('Hold / Resume and blind Transfer from the page buttons (a held caller, transferred to 1003)');
+    const target = sipp('transfer-target', `${SCEN}/uas_answer.xml`, { to: '1003', port: deskPort });
+    await udpBound(deskPort);
+    caller = sipp('held', `${SCEN}/uac_held.xml`, { extra: ['-d', '8000'] });
+    await cs.waitRinging(page);
+    await cs.answer(page);
+    await cs.waitInCall(page);
+    await page.click('[data-testid=btn-hold]');
+    await page.waitForSelector('#flag-hold:not([hidden])');
+    assert.equal(await page.locator('[data-testid=btn-hold]').innerText(), 'Resume');
+    assert.equal(await page.evaluate(() => window.softphone.session.isOnHold().local), true);
+    await page.click('[data-testid=btn-hold]');
+    await page.waitForSelector('#flag-hold', { state: 'hidden' });
+    assert.equal(await page.evaluate(() => window.softphone.session.isOnHold().local), false);
+    await page.click('[data-testid=btn-transfer]');
+    await page.fill('[data-testid=transfer-number]', '1003');
+    await page.click('[data-testid=btn-transfer-now]');
+    assert.equal(await page.locator('[data-testid=call-info]').innerText(), 'Transferring to 1003…');
+    await cs.waitIdle(page);
+    assert.equal(await caller, 0, 'the caller saw sendonly then sendrecv re-INVITEs and hung up normally');
+    assert.equal(await target, 0, '1003 took the transferred call and got its BYE');
+
     step('after-call note: prefilled with the caller number, saved into the customer file (acceptance 4)');
     assert.equal(await page.locator('[data-testid=note-phone]').inputValue(), CALLER);
     const note = 'Wants the catalogue by post; 回访 next Tuesday';

@@ -4,7 +4,7 @@
 # change the agent's state in the call control, a SIPp caller rings the agent and the ringing
 # panel shows the caller and their customer file, the call is declined or cancelled cleanly, the
 # queue wait alert shows while a caller waits, click-to-call reaches a SIPp desk phone (timer,
-# mute, DTMF, hang up), after-call notes land in the customer file (a new number becomes a potential customer),
+# mute, DTMF, hang up), Hold/Resume and blind Transfer from the buttons, after-call notes land in the customer file (a new number becomes a potential customer),
 # English and Chinese, a blocked microphone, a stopped server and the reconnect after it.
 # Screenshots of the console (idle, ringing, in call; en and zh-CN) go to docs/screenshots/.
 # The checks are in tests/browser/console.js; this script starts the server and seeds it.
