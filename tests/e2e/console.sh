@@ -2,12 +2,14 @@
 # The agent console at / (issue 6), in headless Chromium with a fake microphone: sign-in (wrong
 # password, lockout), the softphone registers with the agent's extension, the state buttons
 # change the agent's state in the call control, a SIPp caller rings the agent and the ringing
-# panel shows the caller and their customer file, the call is declined or cancelled cleanly, the
-# queue wait alert shows while a caller waits, click-to-call reaches a SIPp desk phone (timer,
-# mute, DTMF, hang up), Hold/Resume and blind Transfer from the buttons, after-call notes land in the customer file (a new number becomes a potential customer),
-# English and Chinese, a blocked microphone, a stopped server and the reconnect after it.
-# Screenshots of the console (idle, ringing, in call; en and zh-CN) go to docs/screenshots/.
-# The checks are in tests/browser/console.js; this script starts the server and seeds it.
+# panel shows the caller and their customer file; calls answered, declined or cancelled; a queue
+# call through wrap-up; the queue wait alert; click-to-call to a SIPp desk phone (timer, mute,
+# DTMF, hang up); Hold/Resume and blind Transfer from the buttons; after-call notes land in the
+# customer file (a new number becomes a potential customer); the hand-over inbox; English and
+# Chinese; a blocked microphone, no extension, a refused registration, a stopped server and the
+# reconnect after it; sign-out. Screenshots of the console (idle, ringing, in call; en and
+# zh-CN) go to docs/screenshots/. The checks are in tests/browser/console.js; this script
+# starts the server and seeds it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
