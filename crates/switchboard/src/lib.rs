@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod cli;
 mod commands;
 pub mod config;
+pub mod console;
 pub mod http;
 pub mod logging;
 pub mod metrics;

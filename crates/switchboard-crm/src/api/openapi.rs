@@ -11,8 +11,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
     agent_states, agents, api_keys, auth, call_control, calls, customer_types, customers,
-    handovers, imports, orders, queues, recordings, registrations, stats, tasks, tickets, users,
-    visits, webhooks,
+    handovers, imports, orders, queues, recordings, registrations, softphone, stats, tasks,
+    tickets, users, visits, webhooks,
 };
 
 /// Every error the API returns: `{"error": {"code", "message", "field"?}}`.
@@ -56,6 +56,7 @@ pub enum RoleDoc {
         auth::login,
         auth::logout,
         auth::me,
+        softphone::my_softphone,
         users::list,
         users::create,
         users::audit_log,
