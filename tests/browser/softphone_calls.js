@@ -10,6 +10,7 @@ const fs = require('fs');
 const net = require('net');
 const { spawn, spawnSync } = require('child_process');
 const sp = require('./lib/softphone');
+const cs = require('./lib/console');
 
 const { HTTP_PORT, SIP_PORT, DOMAIN, PASSWORD, TOKEN, WORK, SCEN, RTP_TOOLS } = process.env;
 const BASE = `http://127.0.0.1:${HTTP_PORT}`;
@@ -133,26 +134,25 @@ async function phoneFor(browser, user) {
 const hasAudio = (s) => s.received > 20 && s.receivedLevel > 0.01;
 
 async function main() {
-  const browserA = await sp.launch({ wav: sp.toneWav(`${WORK}/a-1000.wav`, 1000, 10) });
+  const browserA = await cs.launch({ wav: sp.toneWav(`${WORK}/a-1000.wav`, 1000, 10) });
   const browserB = await sp.launch({ wav: sp.toneWav(`${WORK}/b-440.wav`, 440, 10) });
   try {
-    const alice = await phoneFor(browserA, '1001');
-    const bob = await phoneFor(browserB, '1002');
-
-    step('a SIPp caller (440 Hz from a pcap) calls browser 1001, which answers: audio both ways, recorded');
+    step('agent1 signs in to the console; a SIPp caller (440 Hz from a pcap) calls 1001; Answer in the page: audio both ways, recorded');
     {
+      const page = await cs.openConsole(browserA, BASE);
+      await cs.login(page, { username: 'agent1', password: PASSWORD });
+      await cs.waitRegistered(page);
       const callerMedia = await freePort();
       const cap = await capture(`${WORK}/a1.pcap`, [callerMedia]);
       const caller = sipp('answer', 'uac_call.xml', '1001', { mediaPort: callerMedia, args: ['-d', '4000'] });
-      const ring = await alice.waitFor('newRTCSession', { nth: 1 });
-      assert.equal(ring.detail.originator, 'remote');
-      await alice.answer();
-      const confirmed = await alice.waitFor('confirmed', { nth: 1, orNames: ['failed'] });
-      assert.equal(confirmed.name, 'confirmed', `the answer is confirmed: ${JSON.stringify(confirmed)}`);
-      const stats = await alice.audioUntil(hasAudio, 'the browser hears the caller');
+      const ring = await cs.waitRinging(page);
+      assert.equal(ring.number, '+8613800138000', 'the ringing panel shows the caller');
+      await cs.answer(page);
+      await cs.waitInCall(page);
+      const stats = await sp.audioUntil(page, 'console', hasAudio, 'the browser hears the caller');
       console.log(`   browser: ${stats.received} packets received, level ${stats.receivedLevel.toFixed(3)}, ${stats.sent} sent`);
       assert.equal(await caller, 0, 'the SIPp call completes');
-      await alice.waitFor('ended', { nth: 1 });
+      await cs.waitIdle(page);
       await cap.stop();
       const heard = heardAt(`${WORK}/a1.pcap`, callerMedia);
       console.log(`   SIPp caller received ${heard.packets} packets, tone ${heard.hz} Hz`);
@@ -165,7 +165,14 @@ async function main() {
       console.log(`   recording: left ${JSON.stringify(left)}, right ${JSON.stringify(right)}`);
       assert.equal(left.hz, 440, 'left channel: the caller');
       assert.equal(right.hz, 1000, 'right channel: the browser agent');
+      assert.deepEqual(page.errors, [], 'no page errors');
+      // The console's phone goes with its page; the harness phones take over 1001 below.
+      await page.context().close();
+      await registrationsUntil((list) => !list.includes(`sip:1001@${DOMAIN}`), 'the console unregistered');
     }
+
+    const alice = await phoneFor(browserA, '1001');
+    const bob = await phoneFor(browserB, '1002');
 
     step('browser 1001 calls browser 1002: audio both ways; 1001 hangs up, both legs end, CDR written');
     {
@@ -174,7 +181,7 @@ async function main() {
       assert.equal(ring.detail.from, '1001', 'the callee sees the caller extension');
       await bob.answer();
       await bob.waitFor('confirmed', { nth: 1, orNames: ['failed'] });
-      await alice.waitFor('confirmed', { nth: 2, orNames: ['failed'] });
+      await alice.waitFor('confirmed', { nth: 1, orNames: ['failed'] });
       const a = await alice.audioUntil(hasAudio, '1001 hears 1002');
       const b = await bob.audioUntil(hasAudio, '1002 hears 1001');
       console.log(`   1001 got ${a.received} packets (level ${a.receivedLevel.toFixed(3)}), 1002 got ${b.received} (level ${b.receivedLevel.toFixed(3)})`);
@@ -197,9 +204,9 @@ async function main() {
       await alice.call(`sip:1002@${DOMAIN}`);
       await bob.waitFor('newRTCSession', { nth: 2 });
       await bob.answer();
-      await alice.waitFor('confirmed', { nth: 3, orNames: ['failed'] });
+      await alice.waitFor('confirmed', { nth: 2, orNames: ['failed'] });
       await bob.hangup();
-      const ended = await alice.waitFor('ended', { nth: 3, orNames: ['failed'] });
+      const ended = await alice.waitFor('ended', { nth: 2, orNames: ['failed'] });
       assert.equal(ended.name, 'ended');
       const call = await callRecord('1002', (c) => c.state === 'ended' && c.hangup_by === 'callee', 'CDR');
       assert.equal(call.end_cause, 'normal-clearing');
@@ -217,9 +224,9 @@ async function main() {
       const target = sipp('transfer-target', 'uas_answer.xml', '1003', { port: phone1003 });
       const dtmfBefore = await metric('switchboard_dtmf_events_total');
       const caller = sipp('held', 'uac_held.xml', '1001', { mediaPort: callerMedia, args: ['-d', '9000'] });
-      await alice.waitFor('newRTCSession', { nth: 4 });
+      await alice.waitFor('newRTCSession', { nth: 3 });
       await alice.answer();
-      await alice.waitFor('confirmed', { nth: 4, orNames: ['failed'] });
+      await alice.waitFor('confirmed', { nth: 3, orNames: ['failed'] });
       await alice.audioUntil(hasAudio, 'the browser hears the caller');
 
       assert.equal(await alice.hold(), true, 'hold: the re-INVITE (sendonly) succeeds');
@@ -239,7 +246,7 @@ async function main() {
       await new Promise((r) => setTimeout(r, 1500));
       const referred = await alice.refer(`sip:1003@${DOMAIN}`);
       assert.equal(referred, 'accepted', 'the transfer is accepted (NOTIFY 200)');
-      const ended = await alice.waitFor('ended', { nth: 4, orNames: ['failed'] });
+      const ended = await alice.waitFor('ended', { nth: 3, orNames: ['failed'] });
       assert.equal(ended.name, 'ended', "the browser's leg ends after the transfer");
       assert.equal(await caller, 0, 'the caller saw sendonly then sendrecv re-INVITEs and hung up normally');
       assert.equal(await target, 0, 'the transfer target 1003 got the call and the BYE');
@@ -271,6 +278,18 @@ async function main() {
     await browserA.close();
     await browserB.close();
   }
+}
+
+// The AORs registered now (from GET /registrations), once `pred` holds.
+async function registrationsUntil(pred, what) {
+  const end = Date.now() + 10000;
+  let list;
+  while (Date.now() < end) {
+    list = (await (await api('/registrations')).json()).map((b) => b.aor);
+    if (pred(list)) return list;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`${what}: registrations are ${JSON.stringify(list)}`);
 }
 
 async function metric(name) {

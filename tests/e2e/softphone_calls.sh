@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Browser softphone calls (issue 6, acceptance 1, 2, 3 and the mid-call part of 6): JsSIP in
-# headless Chromium (a fake microphone playing a tone) answers, places, holds, mutes, sends DTMF
-# and transfers calls through the server's WebRTC legs, against SIPp with RTP from a pcap.
+# Browser softphone calls (issue 6, acceptance 1, 2, 3 and the mid-call part of 6): an agent
+# answers a SIPp caller in the agent console, then JsSIP pages in headless Chromium (fake
+# microphones playing tones) place, hold, mute, send DTMF and transfer calls through the
+# server's WebRTC legs, against SIPp with RTP from a pcap.
 # The checks are in tests/browser/softphone_calls.js; this script starts the server.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)

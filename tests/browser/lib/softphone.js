@@ -175,10 +175,16 @@ function pageHelpers() {
       sub.on('accepted', () => ok('accepted'));
       sub.on('failed', (x) => ok(`failed ${x && x.status_line ? x.status_line.status_code : ''}`));
     });
-  // The audio this page receives and sends: packets and the last level (0..1) of each.
-  sb.audioStats = async () => {
+}
+
+// The audio a page's call receives and sends: packets and the highest level (0..1) of each,
+// from WebRTC stats. `which` names the session: 'harness' (this file's page helpers) or
+// 'console' (the agent console's `window.softphone`).
+async function audioStats(page, which = 'harness') {
+  return page.evaluate(async (w) => {
+    const session = w === 'console' ? window.softphone.session : window.sb.session;
     const out = { received: 0, receivedLevel: 0, sent: 0, micLevel: 0 };
-    const report = await sb.session.connection.getStats();
+    const report = await session.connection.getStats();
     report.forEach((r) => {
       if (r.kind !== 'audio') return;
       if (r.type === 'inbound-rtp') {
@@ -191,7 +197,19 @@ function pageHelpers() {
       }
     });
     return out;
-  };
+  }, which);
+}
+
+// Polls `audioStats` until `pred` holds; fails with the last stats after `ms`.
+async function audioUntil(page, which, pred, what, ms = 10000) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    last = await audioStats(page, which);
+    if (pred(last)) return last;
+    await page.waitForTimeout(200);
+  }
+  throw new Error(`${what}: audio stats ${JSON.stringify(last)}`);
 }
 
 class Phone {
@@ -268,19 +286,11 @@ class Phone {
   }
 
   async audioStats() {
-    return this.page.evaluate(() => window.sb.audioStats());
+    return audioStats(this.page);
   }
 
-  // Polls the audio stats until `pred` holds; fails with the last stats after `ms`.
   async audioUntil(pred, what, ms = 10000) {
-    const end = Date.now() + ms;
-    let last;
-    while (Date.now() < end) {
-      last = await this.audioStats();
-      if (pred(last)) return last;
-      await this.page.waitForTimeout(200);
-    }
-    throw new Error(`${what}: audio stats ${JSON.stringify(last)}`);
+    return audioUntil(this.page, 'harness', pred, what, ms);
   }
 }
 
@@ -299,4 +309,4 @@ async function openPhone(browser, url) {
   return new Phone(page);
 }
 
-module.exports = { launch, launchKillable, openPhone, toneWav, chromiumArgs, Phone };
+module.exports = { launch, launchKillable, openPhone, toneWav, chromiumArgs, audioStats, audioUntil, Phone };
