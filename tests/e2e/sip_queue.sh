@@ -174,5 +174,33 @@ done
 [ "$(db "SELECT end_cause FROM calls ORDER BY started_at DESC LIMIT 1")" = server-restart ] ||
   fail "the ringing call's CDR was not closed as server-restart"
 
+echo "== carol on a direct call to her extension is offered no queue call; it rings her once that call ends"
+AS=alice api PUT /agents/me/state '{"state":"not_ready","reason":"break"}' >/dev/null || fail "alice could not take a break"
+LPORT=${PORT[carol]} sipp_run carol-direct uas_answer.xml -mp "$(free_port)" &
+CAROL=$!
+sipp_run direct uac_call.xml -s 1003 -d 3000 -mp "$(free_port)" &
+DIRECT=$!
+for _ in $(seq 1 50); do
+  direct_id=$(db "SELECT id FROM calls WHERE callee = '1003' AND state = 'answered'")
+  [ -n "$direct_id" ] && break
+  sleep 0.1
+done
+[ -n "$direct_id" ] || fail "the direct call to carol was not answered"
+# Parked with music while carol talks; hangs up after 6 s if nobody answers.
+sipp_run queued uac_call.xml -s 4000 -d 6000 -mp "$(free_port)" &
+QUEUED=$!
+wait "$DIRECT" || fail "the direct call to carol failed"
+wait "$CAROL" || fail "carol's phone did not see the direct call through"
+LPORT=${PORT[carol]} sipp_run carol-offered uas_ring.xml -mp "$(free_port)" &
+CAROL=$!
+wait "$QUEUED" || fail "the queued caller's call failed"
+stop_bg "$CAROL"
+direct_end=$(db "SELECT ended_at FROM calls WHERE id = '$direct_id'")
+first_ring=$(db "SELECT MIN(at) FROM agent_state_log WHERE agent_user_id = '$(user_id carol)'
+                 AND status = 'ringing' AND at > (SELECT started_at FROM calls WHERE id = '$direct_id')")
+echo "   direct call ended at $direct_end, carol's first queue offer at ${first_ring:-never}"
+[ -n "$first_ring" ] || fail "the waiting queue call never rang carol after her direct call"
+[ "$first_ring" -ge "$direct_end" ] || fail "carol was offered a queue call while on her direct call"
+
 stop_server
 echo "sip_queue: all checks passed"

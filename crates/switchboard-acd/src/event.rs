@@ -55,6 +55,13 @@ pub enum EndCause {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Input {
+    /// An agent's call the ACD did not route started (`busy`) or ended: a direct call to their
+    /// extension, or one they placed. While they are on one, no queue call is offered to them,
+    /// whatever their status says; two such calls at once need two ends.
+    OutsideCall {
+        agent: AgentId,
+        busy: bool,
+    },
     /// Create or change a queue.
     ConfigureQueue {
         queue: QueueId,

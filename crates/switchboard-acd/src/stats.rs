@@ -182,6 +182,9 @@ pub struct AgentLive {
     pub status: AgentStatus,
     pub since: Timestamp,
     pub call: Option<CallId>,
+    /// On a call the ACD did not route (a direct or placed call): offered nothing meanwhile.
+    #[serde(default)]
+    pub outside_call: bool,
     /// Counters including the status the agent is in now.
     pub counters: AgentCounters,
     pub service_level: Option<f64>,

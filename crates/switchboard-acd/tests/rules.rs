@@ -447,3 +447,40 @@ fn service_level_asa_and_aht_follow_the_calls() {
     assert_eq!(a2.asa, Some(secs(30)));
     assert_eq!(a2.counters.missed, 1);
 }
+
+#[test]
+fn an_agent_on_a_direct_call_is_offered_no_queue_call_until_it_ends() {
+    let mut acd = queue_with(&["a1", "a2"]);
+    let busy = |acd: &mut switchboard_acd::Acd, busy| {
+        acd.handle(
+            Input::OutsideCall {
+                agent: agent("a1"),
+                busy,
+            },
+            t0(),
+        )
+        .unwrap();
+    };
+    // a1 (longest idle) takes a call to their extension, and places another meanwhile.
+    busy(&mut acd, true);
+    busy(&mut acd, true);
+    assert!(acd.on_outside_call(&agent("a1")));
+    arrive(&mut acd, 1, t0());
+    assert_offered(&drain(&mut acd), 1, "a2");
+    arrive(&mut acd, 2, t0());
+    assert!(
+        offers(&drain(&mut acd)).is_empty(),
+        "a1 is busy, a2 is ringing"
+    );
+    busy(&mut acd, false);
+    assert!(
+        offers(&drain(&mut acd)).is_empty(),
+        "one of a1's two calls is still going"
+    );
+    busy(&mut acd, false);
+    assert_offered(&drain(&mut acd), 2, "a1");
+    assert!(!acd.on_outside_call(&agent("a1")));
+    // An end without a start (e.g. after a restart) changes nothing.
+    busy(&mut acd, false);
+    assert!(!acd.on_outside_call(&agent("a1")));
+}

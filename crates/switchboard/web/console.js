@@ -536,8 +536,10 @@
     const me = (live.agents || []).find((a) => a.agent === S.user.id);
     if (me && me.status) {
       const reason = me.status.reason;
+      // A direct call (not from a queue) keeps the ACD status "ready"; the ACD offers the
+      // agent nothing meanwhile (outside_call), and the page says "on a call".
       S.agent = {
-        status: me.status.status,
+        status: me.outside_call && me.status.status === 'ready' ? 'on_call' : me.status.status,
         reason: reason && typeof reason === 'object' ? Object.values(reason)[0] : reason || null,
         since: me.since,
       };

@@ -28,7 +28,7 @@ impl Acd {
         let mut ready: BTreeSet<AgentId> = self
             .agents
             .values()
-            .filter(|a| a.status == AgentStatus::Ready)
+            .filter(|a| a.status == AgentStatus::Ready && !self.outside_calls.contains_key(&a.id))
             .map(|a| a.id.clone())
             .collect();
         if ready.is_empty() {

@@ -12,7 +12,11 @@ use crate::stats::{AgentCounters, AgentLive, LiveSnapshot, QueueLive};
 impl Acd {
     /// Every queue's and agent's figures at `now`, counting the time of the current states.
     pub fn live(&self, now: Timestamp) -> LiveSnapshot {
-        let agents: Vec<AgentLive> = self.agents.values().map(|a| agent_live(a, now)).collect();
+        let agents: Vec<AgentLive> = self
+            .agents
+            .values()
+            .map(|a| agent_live(a, self.outside_calls.contains_key(&a.id), now))
+            .collect();
         let queues = self
             .queues
             .values()
@@ -67,7 +71,7 @@ impl Acd {
     }
 }
 
-fn agent_live(agent: &Agent, now: Timestamp) -> AgentLive {
+fn agent_live(agent: &Agent, outside_call: bool, now: Timestamp) -> AgentLive {
     let mut counters = agent.counters.clone();
     counters.record_time(&agent.status, now.since(agent.since));
     AgentLive {
@@ -75,6 +79,7 @@ fn agent_live(agent: &Agent, now: Timestamp) -> AgentLive {
         status: agent.status.clone(),
         since: agent.since,
         call: agent.call.clone(),
+        outside_call,
         service_level: counters.service_level(),
         asa: counters.asa(),
         aht: counters.aht(),

@@ -135,6 +135,9 @@ pub struct Acd {
     pub(crate) calls: BTreeMap<CallId, Call>,
     pub(crate) next_seq: u64,
     pub(crate) outputs: VecDeque<Output>,
+    /// Agents on calls the ACD did not route, with how many (see [`Input::OutsideCall`]).
+    /// Not in snapshots: those calls do not outlive a restart.
+    pub(crate) outside_calls: BTreeMap<AgentId, u32>,
 }
 
 impl Acd {
@@ -154,6 +157,7 @@ impl Acd {
             Input::RemoveQueue { queue } => self.remove_queue(&queue)?,
             Input::AddMember { queue, member } => self.add_member(&queue, member)?,
             Input::RemoveMember { queue, agent } => self.remove_member(&queue, &agent)?,
+            Input::OutsideCall { agent, busy } => self.outside_call(agent, busy),
             Input::AgentLogin { agent, ready } => self.login(agent, ready, now)?,
             Input::AgentLogout { agent } => self.logout(&agent, now)?,
             Input::SetReady { agent } => self.set_ready(&agent, now)?,
@@ -167,6 +171,24 @@ impl Acd {
             Input::CallbackAccepted { call } => self.callback_accepted(&call, now)?,
         }
         self.dispatch(now)
+    }
+
+    fn outside_call(&mut self, agent: AgentId, busy: bool) {
+        if busy {
+            *self.outside_calls.entry(agent).or_default() += 1;
+        } else if let std::collections::btree_map::Entry::Occupied(mut e) =
+            self.outside_calls.entry(agent)
+        {
+            *e.get_mut() -= 1;
+            if *e.get() == 0 {
+                e.remove();
+            }
+        }
+    }
+
+    /// Whether `agent` is on a call the ACD did not route.
+    pub fn on_outside_call(&self, agent: &AgentId) -> bool {
+        self.outside_calls.contains_key(agent)
     }
 
     /// The next output for the drivers, oldest first.

@@ -69,6 +69,13 @@ impl SipTu {
             .ok()
             .and_then(|f| f.uri.user)
             .unwrap_or_default();
+        let mut outside_agents: Vec<UserId> = caller_agent.iter().cloned().collect();
+        if route.queue.is_none()
+            && let Some(callee) = &route.agent
+            && !outside_agents.contains(callee)
+        {
+            outside_agents.push(callee.clone());
+        }
         self.facts.insert(
             id.clone(),
             CallFacts {
@@ -77,6 +84,7 @@ impl SipTu {
                 direction,
                 queue: route.queue,
                 agent: caller_agent.or(route.agent),
+                outside_agents,
             },
         );
         let mut target = route.target;

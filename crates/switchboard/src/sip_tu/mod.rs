@@ -45,6 +45,9 @@ struct CallFacts {
     direction: Direction,
     queue: Option<String>,
     agent: Option<UserId>,
+    /// Agents this call ties up outside the ACD (the extension that placed it, the extension
+    /// it rings): the ACD offers them no queue call until it ends.
+    outside_agents: Vec<UserId>,
 }
 
 /// The transaction user.
@@ -392,6 +395,9 @@ impl SipTu {
                 let Some(f) = self.facts.get(&call) else {
                     return;
                 };
+                for agent in &f.outside_agents {
+                    self.queueing.outside_call(agent, true, at);
+                }
                 self.metrics.active.inc();
                 tracing::info!(
                     %call,
@@ -466,8 +472,11 @@ impl SipTu {
                 at,
             } => {
                 tracing::info!(%call, cause = %cause, ?status, by = by.as_str(), "call ended");
-                if self.facts.remove(&call).is_some() {
+                if let Some(f) = self.facts.remove(&call) {
                     self.metrics.active.dec();
+                    for agent in &f.outside_agents {
+                        self.queueing.outside_call(agent, false, at);
+                    }
                 }
                 let dropped = matches!(cause, EndCause::MediaTimeout(_));
                 self.queueing.ended(&call, dropped, at);

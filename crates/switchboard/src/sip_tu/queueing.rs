@@ -117,6 +117,13 @@ impl Queueing {
         }
     }
 
+    /// `user` started (`busy`) or ended a call the ACD did not route; see
+    /// [`Input::OutsideCall`]. Users the ACD does not know are ignored by it.
+    pub fn outside_call(&mut self, user: &UserId, busy: bool, now: Timestamp) {
+        let agent = AgentId::from(user.as_str());
+        self.input(Input::OutsideCall { agent, busy }, now);
+    }
+
     fn input(&mut self, input: Input, now: Timestamp) {
         if let Err(e) = self.acd.handle(input, now) {
             tracing::warn!(error = %e, "ACD refused an input");
