@@ -224,6 +224,49 @@ async fn pcmu_flows_both_ways_with_payload_intact_and_a_continuous_stream() {
     assert_eq!(in_use(&ports), 0);
 }
 
+/// The relay reads a socket several datagrams per system call and decides from a short read
+/// that the socket is empty: a burst larger than one read, queued before the relay task runs,
+/// must come through whole and in order, with nothing left stranded in the socket. One
+/// direction at a time: a socket that also sends gets readiness events from its own sends,
+/// which would hide a stranded datagram.
+#[tokio::test]
+async fn a_burst_queued_on_one_leg_is_relayed_whole_and_in_order() {
+    let ports = allocator(41100);
+    let (call, _rx, mut a, mut b) =
+        bridged::<NoSink>(&ports, BridgeConfig::default(), None, [PCMU, PCMU]).await;
+    // Latch both legs first, so the burst is not judged against a source still unknown.
+    a.send_audio(0, &[0; 160]).await;
+    b.recv().await;
+    b.send_audio(0, &[0; 160]).await;
+    a.recv().await;
+
+    const BURST: u8 = 23; // not a multiple of any likely batch size
+    for i in 1..=BURST {
+        a.send_audio(0, &[i; 160]).await;
+    }
+    for i in 1..=BURST {
+        assert_eq!(
+            b.recv().await.4,
+            vec![i; 160],
+            "A's packet {i} reaches B in order"
+        );
+    }
+    for i in 1..=BURST {
+        b.send_audio(0, &[0x80 | i; 160]).await;
+    }
+    for i in 1..=BURST {
+        assert_eq!(
+            a.recv().await.4,
+            vec![0x80 | i; 160],
+            "B's packet {i} reaches A in order"
+        );
+    }
+
+    let report = call.stop().await;
+    assert_eq!(report.stats[1].sent_packets, u64::from(BURST) + 1);
+    assert_eq!(report.stats[0].sent_packets, u64::from(BURST) + 1);
+}
+
 #[tokio::test]
 async fn pcmu_from_a_reaches_a_pcma_only_b_transcoded_and_back() {
     let ports = allocator(41010);

@@ -18,6 +18,7 @@
 
 mod bind;
 mod recording;
+mod recv;
 mod sink;
 mod task;
 
@@ -160,7 +161,7 @@ impl<S: AudioSink> MediaCall<S> {
             sink,
             events,
             commands: rx,
-            buf: Box::new([0; task::BUF_SIZE]),
+            bufs: Box::new([[0; task::BUF_SIZE]; recv::BATCH]),
             events_dropped: 0,
             send_failures: 0,
             _leases: [a.lease, b.lease],

@@ -1,10 +1,12 @@
 //! The relay task of one call: waits on the four sockets, the command channel and one timer,
 //! hands everything to the [`Bridge`] and the sink, and sends what comes out.
 
+use std::future::Future as _;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use switchboard_core::{Clock, Timestamp};
@@ -14,6 +16,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::RelayEvent;
 use super::bind::PortLease;
+use super::recv::{Buffers, recv_batch};
 use super::sink::AudioSink;
 use crate::bridge::{Bridge, LegConfig, LegId, LegStats, Socket};
 use crate::playout::PlayoutSource;
@@ -64,8 +67,17 @@ pub(super) struct TaskOutput<S> {
 enum Wake {
     Command(Option<Command>),
     Timer,
-    Readable(LegId, Socket),
+    /// Bit `i` set: socket [`SOCKETS`]`[i]` has something to read.
+    Readable(u8),
 }
+
+/// The four sockets in the order of the [`Wake::Readable`] bits.
+const SOCKETS: [(LegId, Socket); 4] = [
+    (LegId::A, Socket::Rtp),
+    (LegId::A, Socket::Rtcp),
+    (LegId::B, Socket::Rtp),
+    (LegId::B, Socket::Rtcp),
+];
 
 fn leg_index(leg: LegId) -> usize {
     match leg {
@@ -91,8 +103,8 @@ pub(super) struct RelayTask<S> {
     pub(super) sink: Option<S>,
     pub(super) events: mpsc::Sender<RelayEvent>,
     pub(super) commands: mpsc::UnboundedReceiver<Command>,
-    /// The one receive buffer of the call; packets are rewritten in it and sent from it.
-    pub(super) buf: Box<[u8; BUF_SIZE]>,
+    /// The receive buffers of the call; packets are rewritten in them and sent from them.
+    pub(super) bufs: Box<Buffers>,
     pub(super) events_dropped: u64,
     pub(super) send_failures: u64,
     /// Declared after `sockets` so the sockets close before the ports go back.
@@ -132,17 +144,7 @@ impl<S: AudioSink> RelayTask<S> {
                 timer.as_mut().reset(Instant::now() + wait);
                 armed_for = Some(deadline);
             }
-            let wake = {
-                let [[a_rtp, a_rtcp], [b_rtp, b_rtcp]] = &self.sockets;
-                tokio::select! {
-                    cmd = self.commands.recv() => Wake::Command(cmd),
-                    () = timer.as_mut() => Wake::Timer,
-                    r = a_rtp.readable() => ok_or_log(r, LegId::A, Socket::Rtp),
-                    r = a_rtcp.readable() => ok_or_log(r, LegId::A, Socket::Rtcp),
-                    r = b_rtp.readable() => ok_or_log(r, LegId::B, Socket::Rtp),
-                    r = b_rtcp.readable() => ok_or_log(r, LegId::B, Socket::Rtcp),
-                }
-            };
+            let wake = self.wait(&mut timer).await;
             match wake {
                 Wake::Command(None | Some(Command::Stop)) => break,
                 Wake::Command(Some(cmd)) => self.apply(cmd),
@@ -150,16 +152,20 @@ impl<S: AudioSink> RelayTask<S> {
                     armed_for = None;
                     self.on_timer();
                 }
-                Wake::Readable(leg, socket) => {
+                Wake::Readable(ready) => {
                     // A command sent before a packet was (configure, then the peer talks) must
-                    // take effect first, whatever branch `select!` happened to pick.
+                    // take effect first.
                     while let Ok(cmd) = self.commands.try_recv() {
                         if matches!(cmd, Command::Stop) {
                             return self.finish();
                         }
                         self.apply(cmd);
                     }
-                    self.receive(leg, socket);
+                    for (i, (leg, socket)) in SOCKETS.into_iter().enumerate() {
+                        if ready & (1 << i) != 0 {
+                            self.receive(leg, socket);
+                        }
+                    }
                 }
             }
             self.drain();
@@ -231,34 +237,83 @@ impl<S: AudioSink> RelayTask<S> {
         }
     }
 
+    /// Waits for a command, the timer or readable sockets. Every ready socket is reported at
+    /// once (the two legs' packets often arrive together, and one wake-up then serves both), and
+    /// a socket that stays readable cannot starve the others. The sockets are polled through
+    /// their own reader slot (`poll_recv_ready`) rather than `readable()` futures, which would
+    /// join and leave each socket's waiter list on every wake-up.
+    async fn wait(&mut self, timer: &mut Pin<Box<Sleep>>) -> Wake {
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(cmd) = self.commands.poll_recv(cx) {
+                return Poll::Ready(Wake::Command(cmd));
+            }
+            let mut ready = 0u8;
+            for (i, (leg, socket)) in SOCKETS.into_iter().enumerate() {
+                let s = &self.sockets[leg_index(leg)][socket_index(socket)];
+                if let Poll::Ready(r) = s.poll_recv_ready(cx) {
+                    if let Err(e) = r {
+                        // Only fails when the reactor is gone; the receive will say so.
+                        tracing::debug!(?leg, ?socket, %e, "socket readiness failed");
+                    }
+                    ready |= 1 << i;
+                }
+            }
+            if ready != 0 {
+                return Poll::Ready(Wake::Readable(ready));
+            }
+            timer.as_mut().poll(cx).map(|()| Wake::Timer)
+        })
+        .await
+    }
+
     /// Reads what is waiting on one socket (up to the budget) and relays it.
     fn receive(&mut self, leg: LegId, socket: Socket) {
-        for _ in 0..RECV_BUDGET {
+        let mut read = 0;
+        while read < RECV_BUDGET {
             let from_socket = &self.sockets[leg_index(leg)][socket_index(socket)];
-            let (len, from) = match from_socket.try_recv_from(&mut self.buf[..]) {
-                Ok(got) => got,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            let batch = match recv_batch(from_socket, &mut self.bufs) {
+                Ok(batch) => batch,
                 // An ICMP error for an earlier send: nothing to read, the socket is fine.
-                Err(e) if is_transient(&e) => continue,
+                Err(e) if is_transient(&e) => {
+                    read += 1;
+                    continue;
+                }
                 Err(e) => {
                     tracing::warn!(call = self.call, ?leg, ?socket, %e, "media receive failed");
                     return;
                 }
             };
-            let now = self.clock.now();
-            let packet = &mut self.buf[..len];
-            let forward = match socket {
-                Socket::Rtp => self.bridge.handle_packet(leg, from, packet, now),
-                Socket::Rtcp => self.bridge.handle_rtcp(leg, from, packet, now),
-            };
-            if let Some(f) = forward {
-                let out = &self.sockets[leg_index(f.to_leg)][socket_index(f.socket)];
-                if !try_send(out, &self.buf[..f.len], f.to_addr) {
-                    self.send_failures += 1;
-                }
+            read += batch.count.max(1);
+            for (i, &(len, from)) in batch.datagrams[..batch.count].iter().enumerate() {
+                // recvmmsg names the source of every UDP datagram; without one there is no
+                // peer to latch or check, so it is not relayed.
+                let Some(from) = from else { continue };
+                self.relay_one(leg, socket, i, len, from);
             }
-            self.drain_audio(now);
+            if batch.drained {
+                return;
+            }
         }
+    }
+
+    /// Hands datagram `i` of the buffers to the bridge and sends what it forwards.
+    fn relay_one(&mut self, leg: LegId, socket: Socket, i: usize, len: usize, from: SocketAddr) {
+        let now = self.clock.now();
+        let Some(buf) = self.bufs.get_mut(i) else {
+            return;
+        };
+        let packet = &mut buf[..len.min(BUF_SIZE)];
+        let forward = match socket {
+            Socket::Rtp => self.bridge.handle_packet(leg, from, packet, now),
+            Socket::Rtcp => self.bridge.handle_rtcp(leg, from, packet, now),
+        };
+        if let Some(f) = forward {
+            let out = &self.sockets[leg_index(f.to_leg)][socket_index(f.socket)];
+            if !try_send(out, &buf[..f.len], f.to_addr) {
+                self.send_failures += 1;
+            }
+        }
+        self.drain_audio(now);
     }
 
     fn drain_audio(&mut self, now: Timestamp) {
@@ -291,14 +346,6 @@ impl<S: AudioSink> RelayTask<S> {
             }
         }
     }
-}
-
-fn ok_or_log(r: io::Result<()>, leg: LegId, socket: Socket) -> Wake {
-    if let Err(e) = &r {
-        // `readable` only fails when the reactor is gone; the receive that follows will say so.
-        tracing::debug!(?leg, ?socket, %e, "socket readiness failed");
-    }
-    Wake::Readable(leg, socket)
 }
 
 fn is_transient(e: &io::Error) -> bool {
