@@ -9,6 +9,9 @@ mod api_keys;
 mod auth;
 mod call_control;
 mod calls;
+mod campaign_tasks;
+mod campaign_views;
+mod campaigns;
 mod customer_types;
 pub mod customers;
 mod error;
@@ -19,6 +22,7 @@ mod json;
 pub mod openapi;
 mod orders;
 mod queues;
+mod quotas;
 mod recordings;
 mod registrations;
 mod stats;
@@ -232,6 +236,26 @@ pub fn router(state: ApiState) -> Router {
             post(handovers::item_done),
         )
         .route("/stats/agents", get(stats::agents))
+        .route("/campaign-templates", get(campaigns::templates))
+        .route("/campaigns", get(campaigns::list).post(campaigns::create))
+        .route(
+            "/campaigns/{id}",
+            get(campaigns::get_one)
+                .patch(campaigns::edit)
+                .delete(campaigns::delete),
+        )
+        .route("/campaigns/{id}/start", post(campaigns::start))
+        .route("/campaigns/{id}/pause", post(campaigns::pause))
+        .route("/campaigns/{id}/stop", post(campaigns::stop))
+        .route("/campaigns/{id}/progress", get(campaigns::progress))
+        .route("/campaigns/{id}/tasks", get(campaigns::tasks))
+        .route("/campaign-tasks/next", get(campaign_tasks::next))
+        .route("/campaign-tasks/{id}", get(campaign_tasks::get_one))
+        .route(
+            "/campaign-tasks/{id}/outcome",
+            post(campaign_tasks::outcome),
+        )
+        .route("/quotas", get(quotas::quotas))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/docs", get(openapi::docs_page))
         .fallback(error::not_found)
