@@ -124,7 +124,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         .with_ticket_policy(ticket_policy(&config))
         .with_shifts(shift_policy(&config))
         .with_recordings_root(config.storage.recordings_dir.clone());
-    // Ticket clock sweep and webhook delivery run beside HTTP and stop before the store closes.
+    // Ticket clock sweep, webhook delivery and the campaign triggers run beside HTTP and stop before the store closes.
     let (background_stop, background_rx) = tokio::sync::watch::channel(false);
     let background = [
         switchboard_crm::tickets::spawn_sweeper(
@@ -138,6 +138,13 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             store.clone(),
             clock.clone(),
             switchboard_crm::webhooks::WorkerSettings::default(),
+            background_rx.clone(),
+        ),
+        crate::campaign_driver::spawn(
+            store.clone(),
+            clock.clone(),
+            crate::campaign_driver::trigger_config(&config.campaign),
+            crate::campaign_driver::TICK_EVERY,
             background_rx,
         ),
     ];
