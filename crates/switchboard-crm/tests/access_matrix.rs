@@ -23,8 +23,6 @@ use switchboard_crm::live::{LiveCommand, LiveHandle, LiveReply, live_channel};
 use switchboard_crm::router;
 use switchboard_store::Store;
 use switchboard_store::calls::{self, CallEnd, Direction, HangupBy, NewCall};
-use switchboard_store::campaign_tasks::{self, NewCampaignTask, StoredNumber};
-use switchboard_store::campaigns::{self, CampaignRecord, CampaignState};
 use switchboard_store::recordings::{self, NewRecording, RecordingState};
 use switchboard_store::tasks::{self, NewTask, TaskOwner};
 
@@ -520,7 +518,6 @@ impl World {
     /// A task of a running campaign, claimed by the caller (or `acme`'s agent).
     async fn campaign_task(&self, n: u32, caller: &str) -> String {
         let owner = self.id(&self.actor(caller, SUP | AGT)).clone();
-        let tenant = TenantId::from("acme");
         let customer = self
             .make(
                 "admin",
@@ -528,68 +525,12 @@ impl World {
                 json!({"name": format!("周{n}"), "phones": [{"phone": format!("+86132{n:08}")}]}),
             )
             .await;
-        let campaign = format!("camp-{n}");
-        let record = CampaignRecord {
-            id: campaign.clone(),
-            tenant_id: tenant.clone(),
-            name: format!("回访 {n}"),
-            kind: "service_follow_up".into(),
-            priority: 100,
-            dial_mode: "preview".into(),
-            max_attempts: 3,
-            state: CampaignState::Running,
-            starts_at: ts(0),
-            ends_at: ts(60 * 24 * 60),
-            target: json!({}),
-            assignees: json!({"agents": [owner.as_str()]}),
-            language: "zh-CN".into(),
-            calling: None,
-            trigger_kind: None,
-            created_by: None,
-            resolved_at: Some(ts(0)),
-            version: 1,
-            created_at: ts(0),
-            updated_at: ts(0),
-        };
-        campaigns::insert(&self.store, &record).await.unwrap();
-        let id = format!("ctask-{n}");
-        campaign_tasks::insert(
-            &self.store,
-            &NewCampaignTask {
-                id: id.clone(),
-                tenant_id: tenant.clone(),
-                campaign_id: campaign.clone(),
-                kind: "campaign".into(),
-                trigger_key: format!("campaign:{campaign}:{customer}"),
-                customer_id: customer,
-                state: "open".into(),
-                priority: 100,
-                trigger_at: ts(0),
-                due_at: ts(3 * 24 * 60),
-                max_attempts: 3,
-                time_zone: "Asia/Shanghai".into(),
-                key_customer: false,
-                numbers: vec![StoredNumber {
-                    number: format!("+86132{n:08}"),
-                    blocked_until: None,
-                    dead: false,
-                }],
-                purpose: "follow-up".into(),
-                owner_agent_id: None,
-                now: ts(0),
-            },
-        )
-        .await
-        .unwrap();
-        let claimed =
-            campaign_tasks::claim(&self.store, &tenant, &id, 1, &owner, ts(48 * 60), ts(0))
-                .await
-                .unwrap();
-        assert!(claimed.is_some());
+        let (task, campaign) =
+            support::campaigns::claimed_task(&self.store, "acme", n, &owner, &customer).await;
         let mut ids = self.acme_ids.lock().unwrap();
-        ids.insert(id.clone());
+        ids.insert(task.clone());
         ids.insert(campaign);
-        id
+        task
     }
 
     /// A call of `acme` answered by its agent (so the agent may see it).

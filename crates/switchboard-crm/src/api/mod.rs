@@ -9,6 +9,7 @@ mod api_keys;
 mod auth;
 mod call_control;
 mod calls;
+mod campaign_steer;
 mod campaign_tasks;
 mod campaign_views;
 mod campaigns;
@@ -244,11 +245,11 @@ pub fn router(state: ApiState) -> Router {
                 .patch(campaigns::edit)
                 .delete(campaigns::delete),
         )
-        .route("/campaigns/{id}/start", post(campaigns::start))
-        .route("/campaigns/{id}/pause", post(campaigns::pause))
-        .route("/campaigns/{id}/stop", post(campaigns::stop))
-        .route("/campaigns/{id}/progress", get(campaigns::progress))
-        .route("/campaigns/{id}/tasks", get(campaigns::tasks))
+        .route("/campaigns/{id}/start", post(campaign_steer::start))
+        .route("/campaigns/{id}/pause", post(campaign_steer::pause))
+        .route("/campaigns/{id}/stop", post(campaign_steer::stop))
+        .route("/campaigns/{id}/progress", get(campaign_steer::progress))
+        .route("/campaigns/{id}/tasks", get(campaign_steer::tasks))
         .route("/campaign-tasks/next", get(campaign_tasks::next))
         .route("/campaign-tasks/{id}", get(campaign_tasks::get_one))
         .route(

@@ -10,8 +10,8 @@ use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder, Server};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
-    agent_states, agents, api_keys, auth, call_control, calls, campaign_tasks, campaigns,
-    customer_types, customers, handovers, imports, orders, queues, quotas, recordings,
+    agent_states, agents, api_keys, auth, call_control, calls, campaign_steer, campaign_tasks,
+    campaigns, customer_types, customers, handovers, imports, orders, queues, quotas, recordings,
     registrations, stats, tasks, tickets, users, visits, webhooks,
 };
 
@@ -139,11 +139,11 @@ pub enum RoleDoc {
         campaigns::get_one,
         campaigns::edit,
         campaigns::delete,
-        campaigns::start,
-        campaigns::pause,
-        campaigns::stop,
-        campaigns::progress,
-        campaigns::tasks,
+        campaign_steer::start,
+        campaign_steer::pause,
+        campaign_steer::stop,
+        campaign_steer::progress,
+        campaign_steer::tasks,
         campaign_tasks::next,
         campaign_tasks::get_one,
         campaign_tasks::outcome,
