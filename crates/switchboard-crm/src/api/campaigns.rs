@@ -153,7 +153,7 @@ pub struct CampaignView {
     pub target: serde_json::Value,
     #[schema(value_type = Object)]
     pub assignees: serde_json::Value,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub calling: Option<serde_json::Value>,
     /// Set on the campaigns the trigger driver keeps (`order_reminder`, ...).
     pub trigger_kind: Option<String>,

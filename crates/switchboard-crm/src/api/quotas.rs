@@ -41,7 +41,7 @@ pub struct QuotaRowView {
     pub other_visits: u32,
     pub revenue_minor: i64,
     /// `null` until the agent has worked a day this month.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub payout: Option<Payout>,
     /// Live progress against the quota (today's effective calls and the month to date).
     #[schema(value_type = Object)]
