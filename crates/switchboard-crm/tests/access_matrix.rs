@@ -202,6 +202,7 @@ const TABLE: &[Op] = &[
     op("POST", "/campaigns/{id}/stop", ADM | SUP, 200, Fx::Campaign, None),
     op("GET", "/campaigns/{id}/progress", ADM | SUP | QA | INT, 200, Fx::Campaign, None),
     op("GET", "/campaigns/{id}/tasks", ADM | SUP | QA, 200, Fx::Campaign, None),
+    op("GET", "/campaigns/{id}/escalations", ADM | SUP | QA, 200, Fx::Campaign, None),
     // Before any campaign task exists: nothing to call yet.
     op("GET", "/campaign-tasks/next", SUP | AGT, 204, Fx::None, None),
     op("GET", "/campaign-tasks/{id}", ADM | SUP | QA | AGT, 200, Fx::CampaignTask, None),

@@ -724,7 +724,80 @@ async fn bad_campaign_input_names_the_field_and_writes_nothing(store: Store) {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
+/// A key customer in a campaign no agent works goes to a supervisor (the planner's verdict).
+async fn key_customers_nobody_can_reach_are_escalated(store: Store) {
+    let api = Api::new(store).await;
+    api.ok(
+        "supervisor",
+        "POST",
+        "/queues",
+        Some(json!({"id": "empty", "name": "无人队列"})),
+    )
+    .await;
+    let key = api
+        .customer(
+            "钱总",
+            &["+8613800000041"],
+            json!({"tags": ["vip"], "key_customer": true}),
+        )
+        .await;
+    api.customer("普通", &["+8613800000042"], json!({"tags": ["vip"]}))
+        .await;
+    let c = api
+        .ok(
+            "supervisor",
+            "POST",
+            "/campaigns",
+            Some(json!({
+                "type": "reactivation", "starts_at": rfc(ts(0)), "ends_at": rfc(ts(30 * 24 * 60)),
+                "queue": "empty", "target": {"tags": ["vip"]},
+            })),
+        )
+        .await;
+    let id = c["id"].as_str().unwrap();
+    api.ok(
+        "supervisor",
+        "POST",
+        &format!("/campaigns/{id}/start"),
+        None,
+    )
+    .await;
+    let e = api
+        .ok(
+            "supervisor",
+            "GET",
+            &format!("/campaigns/{id}/escalations"),
+            None,
+        )
+        .await;
+    let list = e["escalations"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{e}");
+    assert_eq!(list[0]["customer_id"], key.as_str());
+    assert_eq!(list[0]["reason"], "no_agents");
+    assert_eq!(e["planned"], 0);
+    // With the agent in the queue, the key customer is planned in their shift instead.
+    let agent = api.people.ids["agent"].to_string();
+    api.ok(
+        "supervisor",
+        "PUT",
+        &format!("/queues/empty/members/{agent}"),
+        Some(json!({})),
+    )
+    .await;
+    let e = api
+        .ok(
+            "supervisor",
+            "GET",
+            &format!("/campaigns/{id}/escalations"),
+            None,
+        )
+        .await;
+    assert_eq!(e["escalations"], json!([]), "{e}");
+    assert_eq!(e["planned"], 2);
+}
+
 both_engines!(
+    key_customers_nobody_can_reach_are_escalated,
     templates_list_the_ten_types_in_both_languages,
     a_supervisor_launches_a_tagged_campaign_and_an_agent_works_it,
     quotas_show_agents_their_own_month_and_export_csv,

@@ -9,6 +9,7 @@ mod api_keys;
 mod auth;
 mod call_control;
 mod calls;
+mod campaign_plan;
 mod campaign_steer;
 mod campaign_tasks;
 mod campaign_views;
@@ -250,6 +251,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/campaigns/{id}/stop", post(campaign_steer::stop))
         .route("/campaigns/{id}/progress", get(campaign_steer::progress))
         .route("/campaigns/{id}/tasks", get(campaign_steer::tasks))
+        .route(
+            "/campaigns/{id}/escalations",
+            get(campaign_plan::escalations),
+        )
         .route("/campaign-tasks/next", get(campaign_tasks::next))
         .route("/campaign-tasks/{id}", get(campaign_tasks::get_one))
         .route(

@@ -10,9 +10,9 @@ use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder, Server};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
-    agent_states, agents, api_keys, auth, call_control, calls, campaign_steer, campaign_tasks,
-    campaigns, customer_types, customers, handovers, imports, orders, queues, quotas, recordings,
-    registrations, stats, tasks, tickets, users, visits, webhooks,
+    agent_states, agents, api_keys, auth, call_control, calls, campaign_plan, campaign_steer,
+    campaign_tasks, campaigns, customer_types, customers, handovers, imports, orders, queues,
+    quotas, recordings, registrations, stats, tasks, tickets, users, visits, webhooks,
 };
 
 /// Every error the API returns: `{"error": {"code", "message", "field"?}}`.
@@ -144,6 +144,7 @@ pub enum RoleDoc {
         campaign_steer::stop,
         campaign_steer::progress,
         campaign_steer::tasks,
+        campaign_plan::escalations,
         campaign_tasks::next,
         campaign_tasks::get_one,
         campaign_tasks::outcome,
