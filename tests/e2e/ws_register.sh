@@ -4,7 +4,8 @@
 # garbage is dropped and counted, its unauthenticated REGISTER gets 401 and repeated garbage
 # closes it, while the server keeps serving; a SIPp caller's INVITE to the browser's extension
 # reaches JsSIP over its socket and is cancelled cleanly; a killed browser's binding goes with
-# its socket; an unregister removes it; wrong digests end in a lockout (403).
+# its socket; a WebRTC offer without a DTLS fingerprint gets 488 before the browser rings; an
+# unregister removes it; wrong digests end in a lockout (403).
 # The checks are in tests/browser/ws_register.js; this script starts the server.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -39,12 +40,12 @@ HTTP_PORT=$HTTP_PORT SIP_PORT=$SIP_PORT DOMAIN=$DOMAIN PASSWORD=$PASSWORD TOKEN=
   MAX_FAILURES=3 WORK=$WORK SIPP_CANCEL=$SIPP_CANCEL SCEN=$SCEN IDLE_SECS=3 \
   timeout 300 node "$ROOT/tests/browser/ws_register.js" || fail "browser checks failed (exit $?)"
 
-echo "== the calls' CDRs are closed: cancelled, refused by the browser, ended with its socket"
+echo "== the calls' CDRs are closed: cancelled, refused for its media, ended with its socket"
 cdrs() {
   sqlite3 "$WORK/var/switchboard.db" \
     "SELECT end_cause FROM calls WHERE callee = '1001' ORDER BY started_at" | tr '\n' ' '
 }
-want="caller-cancel rejected unavailable "
+want="caller-cancel media-negotiation-failed unavailable "
 for _ in $(seq 1 50); do
   [ "$(cdrs)" = "$want" ] && break
   sleep 0.1

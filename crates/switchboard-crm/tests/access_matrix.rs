@@ -24,6 +24,7 @@ use switchboard_crm::router;
 use switchboard_store::Store;
 use switchboard_store::calls::{self, CallEnd, Direction, HangupBy, NewCall};
 use switchboard_store::recordings::{self, NewRecording, RecordingState};
+use switchboard_store::sip::{self, NewSipCredential};
 use switchboard_store::tasks::{self, NewTask, TaskOwner};
 
 mod support;
@@ -114,6 +115,7 @@ const CSV: &[(&str, &str)] = &[("Content-Type", "text/csv")];
 const TABLE: &[Op] = &[
     op("POST", "/auth/login", ALL, 401, Fx::None, Some(r#"{"username":"nobody{n}","password":"wrong password"}"#)),
     op("GET", "/me", ALL, 200, Fx::None, None),
+    op("GET", "/me/softphone", SUP | AGT, 200, Fx::None, None),
     op("GET", "/users", ADM | SUP, 200, Fx::None, None),
     op("POST", "/users", ADM, 201, Fx::None, Some(r#"{"username":"user{n}","role":"agent"}"#)),
     op("GET", "/audit", ADM, 200, Fx::None, None),
@@ -298,6 +300,25 @@ impl World {
             counter: AtomicU32::new(10_000),
             acme_ids: Default::default(),
         };
+        // acme's people who take calls have phones (for GET /me/softphone); globex's have none.
+        for who in ["agent", "supervisor"] {
+            let extension = if who == "agent" { "1001" } else { "1009" };
+            sip::upsert_credential(
+                &world.store,
+                &NewSipCredential {
+                    tenant_id: &TenantId::from("acme"),
+                    user_id: Some(world.id(who)),
+                    username: extension,
+                    realm: "acme.test",
+                    extension: Some(extension),
+                    ha1_md5: "0",
+                    ha1_sha256: "0",
+                },
+                ts(0),
+            )
+            .await
+            .unwrap();
+        }
         for prefix in ["", "other:"] {
             let r = world
                 .call(

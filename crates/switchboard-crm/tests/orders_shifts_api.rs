@@ -127,11 +127,23 @@ async fn an_order_is_recorded_once_paid_with_if_match_and_makes_a_customer(store
             "integrator",
             "POST",
             &format!("/customers/{c}/orders"),
-            Some(body),
+            Some(body.clone()),
         )
         .await;
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.body["id"], order["id"]);
+    // The same reference on another customer is a conflict, not that customer's order.
+    let other = api.customer("+8613800000002").await;
+    let clash = api
+        .call(
+            "integrator",
+            "POST",
+            &format!("/customers/{other}/orders"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(clash.status, StatusCode::CONFLICT, "{}", clash.body);
+    assert!(clash.body.to_string().contains("T-1001"), "{}", clash.body);
     assert_eq!(api.count("SELECT COUNT(*) FROM orders").await, 1);
 
     let id = order["id"].as_str().unwrap();

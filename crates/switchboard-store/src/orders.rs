@@ -191,6 +191,16 @@ pub async fn create(
         Some(r) => by_external_ref(&mut tx, tenant, r).await?,
         None => None,
     } {
+        // A retry names the same customer; the same reference on another customer is the
+        // shop's mistake (or two shops sharing a numbering), never "the order you meant".
+        if existing.customer_id != new.customer_id {
+            return Err(StoreError::Conflict {
+                what: format!(
+                    "order external_ref '{}' is already used on another customer",
+                    existing.external_ref.as_deref().unwrap_or_default()
+                ),
+            });
+        }
         return Ok(Created::Existing(existing));
     }
     if !crate::customers::exists_tx(&mut tx, tenant, &new.customer_id).await? {

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 use switchboard_crm::ApiState;
@@ -27,7 +27,8 @@ pub fn app(api: ApiState, metrics: Arc<Metrics>, max_body_bytes: usize) -> Route
         metrics: metrics.clone(),
     };
     Router::new()
-        .route("/", get(console))
+        .route("/", get(crate::console::page))
+        .route("/assets/{name}", get(crate::console::asset))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
@@ -35,14 +36,6 @@ pub fn app(api: ApiState, metrics: Arc<Metrics>, max_body_bytes: usize) -> Route
         .nest("/api/v1", switchboard_crm::router(api))
         .layer(middleware::from_fn_with_state(metrics, count_requests))
         .layer(DefaultBodyLimit::max(max_body_bytes))
-}
-
-/// The agent console. A placeholder until the softphone lands: sign-in and who you are.
-async fn console() -> impl IntoResponse {
-    (
-        [(header::CACHE_CONTROL, "no-cache")],
-        Html(include_str!("../web/index.html")),
-    )
 }
 
 /// The process is up.

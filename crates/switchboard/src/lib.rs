@@ -9,6 +9,7 @@ pub mod campaign_driver;
 pub mod cli;
 mod commands;
 pub mod config;
+pub mod console;
 pub mod http;
 pub mod logging;
 pub mod metrics;

@@ -49,6 +49,7 @@ function chromiumArgs(wav) {
     '--disable-sync',
     '--use-fake-ui-for-media-stream',
     '--use-fake-device-for-media-stream',
+    '--autoplay-policy=no-user-gesture-required',
   ];
   if (wav) args.push(`--use-file-for-fake-audio-capture=${wav}`);
   return args;
@@ -128,9 +129,19 @@ function pageHelpers() {
     ua.on('newRTCSession', (e) => {
       sb.session = e.session;
       log('newRTCSession', { originator: e.originator, from: e.request.from.uri.user });
-      for (const name of ['progress', 'accepted', 'confirmed']) {
+      for (const name of ['progress', 'accepted', 'confirmed', 'hold', 'unhold', 'muted', 'unmuted']) {
         e.session.on(name, () => log(name));
       }
+      // The far end's audio is played (as a softphone does), so Chromium decodes it and
+      // reports its level in the receiver's stats.
+      e.session.on('confirmed', () => {
+        const tracks = e.session.connection.getReceivers().map((r) => r.track).filter(Boolean);
+        const audio = document.createElement('audio');
+        audio.autoplay = true;
+        audio.srcObject = new MediaStream(tracks);
+        document.body.appendChild(audio);
+        audio.play().catch((err) => log('playFailed', { message: `${err}` }));
+      });
       for (const name of ['failed', 'ended']) {
         e.session.on(name, (x) => log(name, { cause: x.cause, originator: x.originator }));
       }
@@ -143,6 +154,62 @@ function pageHelpers() {
   sb.hangup = () => sb.session.terminate();
   sb.call = (target) =>
     sb.ua.call(target, { mediaConstraints: { audio: true, video: false } });
+  // Holding and resuming wait for the re-INVITE's outcome (JsSIP ends the call if it fails).
+  // JsSIP ends the call when the re-INVITE fails: that resolves false.
+  const renegotiate = (what) =>
+    new Promise((ok) => {
+      sb.session.once('ended', () => ok(false));
+      sb.session.once('failed', () => ok(false));
+      if (!sb.session[what]({}, () => ok(true))) ok(false);
+    });
+  sb.hold = () => renegotiate('hold');
+  sb.unhold = () => renegotiate('unhold');
+  sb.mute = () => sb.session.mute({ audio: true });
+  sb.unmute = () => sb.session.unmute({ audio: true });
+  sb.dtmf = (tones) =>
+    sb.session.sendDTMF(tones, { transportType: 'RFC2833', duration: 160, interToneGap: 120 });
+  sb.refer = (target) =>
+    new Promise((ok) => {
+      const sub = sb.session.refer(target);
+      sub.on('requestSucceeded', () => log('referAccepted'));
+      sub.on('accepted', () => ok('accepted'));
+      sub.on('failed', (x) => ok(`failed ${x && x.status_line ? x.status_line.status_code : ''}`));
+    });
+}
+
+// The audio a page's call receives and sends: packets and the highest level (0..1) of each,
+// from WebRTC stats. `which` names the session: 'harness' (this file's page helpers) or
+// 'console' (the agent console's `window.softphone`).
+async function audioStats(page, which = 'harness') {
+  return page.evaluate(async (w) => {
+    const session = w === 'console' ? window.softphone.session : window.sb.session;
+    const out = { received: 0, receivedLevel: 0, sent: 0, micLevel: 0 };
+    const report = await session.connection.getStats();
+    report.forEach((r) => {
+      if (r.kind !== 'audio') return;
+      if (r.type === 'inbound-rtp') {
+        out.received += r.packetsReceived || 0;
+        out.receivedLevel = Math.max(out.receivedLevel, r.audioLevel || 0);
+      } else if (r.type === 'outbound-rtp') {
+        out.sent += r.packetsSent || 0;
+      } else if (r.type === 'media-source') {
+        out.micLevel = Math.max(out.micLevel, r.audioLevel || 0);
+      }
+    });
+    return out;
+  }, which);
+}
+
+// Polls `audioStats` until `pred` holds; fails with the last stats after `ms`.
+async function audioUntil(page, which, pred, what, ms = 10000) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    last = await audioStats(page, which);
+    if (pred(last)) return last;
+    await page.waitForTimeout(200);
+  }
+  throw new Error(`${what}: audio stats ${JSON.stringify(last)}`);
 }
 
 class Phone {
@@ -192,6 +259,39 @@ class Phone {
   async call(target) {
     await this.page.evaluate((t) => window.sb.call(t), target);
   }
+
+  async hold() {
+    return this.page.evaluate(() => window.sb.hold());
+  }
+
+  async unhold() {
+    return this.page.evaluate(() => window.sb.unhold());
+  }
+
+  async mute() {
+    await this.page.evaluate(() => window.sb.mute());
+  }
+
+  async unmute() {
+    await this.page.evaluate(() => window.sb.unmute());
+  }
+
+  async dtmf(tones) {
+    await this.page.evaluate((t) => window.sb.dtmf(t), tones);
+  }
+
+  // Blind transfer of the current call; resolves with 'accepted' (NOTIFY 200) or 'failed …'.
+  async refer(target) {
+    return this.page.evaluate((t) => window.sb.refer(t), target);
+  }
+
+  async audioStats() {
+    return audioStats(this.page);
+  }
+
+  async audioUntil(pred, what, ms = 10000) {
+    return audioUntil(this.page, 'harness', pred, what, ms);
+  }
 }
 
 // Opens a page on `url` (an http://127.0.0.1 page is a secure context, which getUserMedia
@@ -200,10 +300,13 @@ async function openPhone(browser, url) {
   const context = await browser.newContext();
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  // PAGE_DEBUG=1 shows JsSIP's own log (SIP messages, SDP) on the test's output.
+  if (process.env.PAGE_DEBUG) page.on('console', (m) => console.log(`page: ${m.text()}`));
   await page.goto(url);
   await page.addScriptTag({ content: jssip() });
   await page.evaluate(pageHelpers);
+  if (process.env.PAGE_DEBUG) await page.evaluate(() => JsSIP.debug.enable('JsSIP:*'));
   return new Phone(page);
 }
 
-module.exports = { launch, launchKillable, openPhone, toneWav, chromiumArgs, Phone };
+module.exports = { launch, launchKillable, openPhone, toneWav, chromiumArgs, audioStats, audioUntil, Phone };

@@ -27,6 +27,7 @@ mod queues;
 mod quotas;
 mod recordings;
 mod registrations;
+mod softphone;
 mod stats;
 mod tasks;
 mod tickets;
@@ -136,6 +137,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/me", get(auth::me))
+        .route("/me/softphone", get(softphone::my_softphone))
         .route("/users", get(users::list).post(users::create))
         .route("/audit", get(users::audit_log))
         .route("/tickets", get(tickets::list).post(tickets::create))

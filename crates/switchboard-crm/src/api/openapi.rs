@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use super::{
     agent_states, agents, api_keys, auth, call_control, calls, campaign_plan, campaign_steer,
     campaign_tasks, campaigns, customer_types, customers, handovers, imports, orders, queues,
-    quotas, recordings, registrations, stats, tasks, tickets, users, visits, webhooks,
+    quotas, recordings, registrations, softphone, stats, tasks, tickets, users, visits, webhooks,
 };
 
 /// Every error the API returns: `{"error": {"code", "message", "field"?}}`.
@@ -56,6 +56,7 @@ pub enum RoleDoc {
         auth::login,
         auth::logout,
         auth::me,
+        softphone::my_softphone,
         users::list,
         users::create,
         users::audit_log,

@@ -169,6 +169,7 @@ fn order_response(status: StatusCode, order: &Order) -> Response {
     responses(
         (status = 201, description = "Recorded", body = OrderView),
         (status = 200, description = "An order with this external_ref existed: returned unchanged", body = OrderView),
+        (status = 409, description = "This external_ref is already used on another customer"),
     )
 )]
 pub(crate) async fn create(

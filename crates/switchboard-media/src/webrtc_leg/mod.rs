@@ -243,6 +243,16 @@ impl WebRtcLegs {
         )?
     }
 
+    /// Answers a browser's re-offer (hold, resume) on its running `leg`, for synchronous
+    /// callers. The offer is checked like a first one (fingerprint, ICE, SAVPF, G.711).
+    pub fn reanswer_blocking(&self, leg: &WebRtcLeg, offer: &str) -> Result<String, WebRtcError> {
+        check::plan(offer)?;
+        let (pc, setup) = leg.connection();
+        let offer = offer.to_owned();
+        self.runtime
+            .block_on(peer::reanswer(pc, offer, setup), self.timeout())?
+    }
+
     /// Closes `leg` on the legs' runtime without waiting (for synchronous callers).
     pub fn close_later(&self, leg: WebRtcLeg) {
         self.runtime.spawn(leg.close());

@@ -196,16 +196,22 @@ fn mime_of(codec: Codec) -> &'static str {
 /// one law), PCMU, PCMA and telephone-event when offering.
 fn media_engine(codecs: &[(u8, Codec, Option<String>)]) -> Result<MediaEngine, WebRtcError> {
     let mut engine = MediaEngine::default();
-    for (pt, codec, fmtp) in codecs {
-        let params = RTCRtpCodecParameters {
-            rtp_codec: audio_codec(mime_of(*codec), fmtp.as_deref()),
-            payload_type: *pt,
-        };
+    for params in codec_parameters(codecs) {
         engine
             .register_codec(params, RtpCodecKind::Audio)
             .map_err(stack)?;
     }
     Ok(engine)
+}
+
+fn codec_parameters(codecs: &[(u8, Codec, Option<String>)]) -> Vec<RTCRtpCodecParameters> {
+    codecs
+        .iter()
+        .map(|(pt, codec, fmtp)| RTCRtpCodecParameters {
+            rtp_codec: audio_codec(mime_of(*codec), fmtp.as_deref()),
+            payload_type: *pt,
+        })
+        .collect()
 }
 
 fn plan_codecs(plan: &AudioPlan) -> Vec<(u8, Codec, Option<String>)> {
@@ -380,7 +386,8 @@ pub(super) async fn answer(
     let sdp = local_sdp(&parts, config).await?;
     // What we answer is what runs (the stack may have dropped telephone-event).
     let ours = check::plan(&sdp)?;
-    Ok((WebRtcLeg::start(parts, ours)?, sdp))
+    let setup = DtlsSetup::of(&sdp).unwrap_or(DtlsSetup::Active);
+    Ok((WebRtcLeg::start(parts, ours, setup)?, sdp))
 }
 
 pub(super) async fn offer(
@@ -399,10 +406,130 @@ pub(super) async fn offer(
         .add_track(parts.track.clone() as Arc<dyn TrackLocal>)
         .await
         .map_err(stack)?;
+    // The track's codec alone would be offered: offer both laws and telephone-event, so the
+    // browser can send keys (RTCDTMFSender needs telephone-event negotiated).
+    for transceiver in parts.pc.get_transceivers().await {
+        transceiver
+            .set_codec_preferences(codec_parameters(&codecs))
+            .await
+            .map_err(stack)?;
+    }
     let offer = parts.pc.create_offer(None).await.map_err(stack)?;
     parts.pc.set_local_description(offer).await.map_err(stack)?;
     let sdp = local_sdp(&parts, config).await?;
     Ok((PendingWebRtcLeg { parts }, sdp))
+}
+
+/// Answers a browser's new offer on its running connection (a re-INVITE: hold, resume). The
+/// ICE and DTLS sessions go on; the answer's direction mirrors the offer's (sendonly →
+/// recvonly). The relay leg is unchanged: a browser on hold simply stops sending.
+pub(super) async fn reanswer(
+    pc: Arc<dyn PeerConnection>,
+    offer: String,
+    setup: DtlsSetup,
+) -> Result<String, WebRtcError> {
+    let offer_text = offer.clone();
+    let offer = RTCSessionDescription::offer(offer).map_err(stack)?;
+    pc.set_remote_description(offer).await.map_err(stack)?;
+    let answer = pc.create_answer(None).await.map_err(stack)?;
+    pc.set_local_description(answer).await.map_err(stack)?;
+    let desc = pc
+        .local_description()
+        .await
+        .ok_or_else(|| stack("no local description"))?;
+    Ok(with_direction(
+        &with_setup(&desc.sdp, setup),
+        answer_direction(&offer_text),
+    ))
+}
+
+/// The direction attribute that answers the offer's (RFC 3264 §6.1): sendonly → recvonly,
+/// recvonly → sendonly, inactive → inactive, else sendrecv.
+fn answer_direction(offer: &str) -> &'static str {
+    let offered = offer.lines().map(str::trim_end).find(|l| {
+        matches!(
+            *l,
+            "a=sendonly" | "a=recvonly" | "a=inactive" | "a=sendrecv"
+        )
+    });
+    match offered {
+        Some("a=sendonly") => "a=recvonly",
+        Some("a=recvonly") => "a=sendonly",
+        Some("a=inactive") => "a=inactive",
+        _ => "a=sendrecv",
+    }
+}
+
+/// `sdp` with its direction attributes replaced by `direction`. The stack answers a browser
+/// putting us on hold (sendonly) with sendrecv, which RFC 3264 does not allow.
+fn with_direction(sdp: &str, direction: &str) -> String {
+    replace_lines(sdp, |l| {
+        matches!(
+            l.trim_end(),
+            "a=sendonly" | "a=recvonly" | "a=inactive" | "a=sendrecv"
+        )
+        .then(|| direction.to_owned())
+    })
+}
+
+/// `sdp` with each line `f` returns a replacement for replaced (line ends kept as CRLF).
+fn replace_lines(sdp: &str, f: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(sdp.len());
+    for line in sdp.split_inclusive('\n') {
+        match f(line) {
+            Some(new) => {
+                out.push_str(&new);
+                out.push_str("\r\n");
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// Our side of the DTLS handshake, as SDP's `a=setup` says it (RFC 8842).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DtlsSetup {
+    Active,
+    Passive,
+}
+
+impl DtlsSetup {
+    fn as_str(self) -> &'static str {
+        match self {
+            DtlsSetup::Active => "active",
+            DtlsSetup::Passive => "passive",
+        }
+    }
+
+    /// The role `sdp` takes (`actpass` is no decision yet).
+    fn of(sdp: &str) -> Option<DtlsSetup> {
+        sdp.lines()
+            .find_map(|l| l.trim_end().strip_prefix("a=setup:"))
+            .and_then(|v| match v {
+                "active" => Some(DtlsSetup::Active),
+                "passive" => Some(DtlsSetup::Passive),
+                _ => None,
+            })
+    }
+
+    fn opposite(self) -> DtlsSetup {
+        match self {
+            DtlsSetup::Active => DtlsSetup::Passive,
+            DtlsSetup::Passive => DtlsSetup::Active,
+        }
+    }
+}
+
+/// `sdp` with every `a=setup` saying `setup`. An answer to a re-offer must keep the DTLS role
+/// the running session has (RFC 8842 §5.5: a new role means a new DTLS association), but the
+/// stack answers as for a first offer (`active`), which browsers refuse ("Failed to set SSL
+/// role for the transport").
+fn with_setup(sdp: &str, setup: DtlsSetup) -> String {
+    replace_lines(sdp, |l| {
+        l.starts_with("a=setup:")
+            .then(|| format!("a=setup:{}", setup.as_str()))
+    })
 }
 
 /// Our offer is out; the browser's answer is awaited.
@@ -429,7 +556,9 @@ impl PendingWebRtcLeg {
             .set_remote_description(desc)
             .await
             .map_err(stack)?;
-        WebRtcLeg::start(self.parts, plan)
+        // We offered actpass; the browser's answer picks its role and leaves us the other.
+        let setup = DtlsSetup::of(answer).map_or(DtlsSetup::Passive, DtlsSetup::opposite);
+        WebRtcLeg::start(self.parts, plan, setup)
     }
 }
 
@@ -439,6 +568,8 @@ pub struct WebRtcLeg {
     plan: AudioPlan,
     adapter_addr: SocketAddr,
     pump: JoinHandle<()>,
+    /// Our DTLS role, kept through renegotiations.
+    setup: DtlsSetup,
 }
 
 impl fmt::Debug for WebRtcLeg {
@@ -453,7 +584,7 @@ impl fmt::Debug for WebRtcLeg {
 }
 
 impl WebRtcLeg {
-    fn start(parts: Parts, plan: AudioPlan) -> Result<WebRtcLeg, WebRtcError> {
+    fn start(parts: Parts, plan: AudioPlan, setup: DtlsSetup) -> Result<WebRtcLeg, WebRtcError> {
         let adapter_addr = parts
             .shared
             .adapter
@@ -469,6 +600,7 @@ impl WebRtcLeg {
             plan,
             adapter_addr,
             pump,
+            setup,
         })
     }
 
@@ -486,6 +618,11 @@ impl WebRtcLeg {
             remote_direction: Direction::SendRecv,
             rtcp_mux: true,
         }
+    }
+
+    /// The connection, for renegotiation on the legs' runtime.
+    pub(super) fn connection(&self) -> (Arc<dyn PeerConnection>, DtlsSetup) {
+        (self.parts.pc.clone(), self.setup)
     }
 
     /// The G.711 payload type and law this leg runs.
@@ -522,5 +659,44 @@ impl Drop for WebRtcLeg {
     fn drop(&mut self) {
         // `Parts` closes the connection.
         self.pump.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DtlsSetup, answer_direction, with_direction, with_setup};
+
+    const ANSWER: &str = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=setup:active\r\na=mid:0\r\n";
+
+    #[test]
+    fn a_reanswer_keeps_the_role_of_the_running_dtls_session() {
+        let kept = with_setup(ANSWER, DtlsSetup::Passive);
+        assert_eq!(
+            kept,
+            "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=setup:passive\r\na=mid:0\r\n"
+        );
+        assert_eq!(DtlsSetup::of(&kept), Some(DtlsSetup::Passive));
+    }
+
+    #[test]
+    fn the_browser_answering_active_leaves_us_passive() {
+        assert_eq!(
+            DtlsSetup::of(ANSWER).map(DtlsSetup::opposite),
+            Some(DtlsSetup::Passive)
+        );
+        assert_eq!(DtlsSetup::of("a=setup:actpass\r\n"), None);
+    }
+
+    #[test]
+    fn a_browser_holding_us_gets_recvonly_back() {
+        let offer = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=sendonly\r\n";
+        let answer = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=sendrecv\r\na=mid:0\r\n";
+        assert_eq!(
+            with_direction(answer, answer_direction(offer)),
+            "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=recvonly\r\na=mid:0\r\n"
+        );
+        assert_eq!(answer_direction("a=sendrecv\r\n"), "a=sendrecv");
+        assert_eq!(answer_direction("a=inactive\r\n"), "a=inactive");
+        assert_eq!(answer_direction("v=0\r\n"), "a=sendrecv");
     }
 }

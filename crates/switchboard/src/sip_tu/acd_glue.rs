@@ -10,6 +10,7 @@ use switchboard_sip::message::Uri;
 use switchboard_sip::transaction::Peer;
 
 use super::SipTu;
+use super::browsers::one_media_kind;
 use super::queueing::{AgentAction, Queueing};
 use super::records::RecordUpdate;
 
@@ -23,14 +24,12 @@ impl SipTu {
             let now = self.clock.now();
             match out {
                 Output::Offer { call, agents, .. } => {
-                    let mut targets = Vec::new();
-                    let mut by_target = Vec::new();
-                    for agent in &agents {
-                        for t in self.phones_of(agent) {
-                            targets.push(t);
-                            by_target.push(agent.clone());
-                        }
-                    }
+                    let phones: Vec<(ForkTarget, AgentId)> = agents
+                        .iter()
+                        .flat_map(|a| self.phones_of(a).into_iter().map(|t| (t, a.clone())))
+                        .collect();
+                    let phones = one_media_kind(&mut self.media, &call, phones, |(t, _)| t);
+                    let (targets, by_target): (Vec<_>, Vec<_>) = phones.into_iter().unzip();
                     if targets.is_empty() {
                         tracing::info!(%call, "offered agents have no registered phone");
                         self.queueing.offers.insert(call.clone(), agents);

@@ -9,6 +9,7 @@ use switchboard_sip::transaction::{Peer, TxKey};
 use switchboard_store::calls::Direction;
 use switchboard_store::sip::SipCredential;
 
+use super::browsers::one_media_kind_of_target;
 use super::records::RecordUpdate;
 use super::{CallFacts, SipTu};
 
@@ -78,15 +79,17 @@ impl SipTu {
                 agent: caller_agent.or(route.agent),
             },
         );
+        let mut target = route.target;
+        one_media_kind_of_target(&mut self.media, &id, &mut target);
         let now = self.clock.now();
         self.b2bua
-            .new_call(id, key, request, from, route.target, &mut self.media, now);
+            .new_call(id, key, request, from, target, &mut self.media, now);
         self.flush().await;
     }
 
     /// Routes the target of a blind transfer and hands the call over.
     pub(super) async fn transfer(&mut self, call: CallId, dialled: String) {
-        let target = match self.route(&dialled, &Caller::Transfer).await {
+        let mut target = match self.route(&dialled, &Caller::Transfer).await {
             Ok(route) => route.target,
             Err(e) => {
                 tracing::error!(error = %e, "dial plan lookup for a transfer failed");
@@ -98,13 +101,17 @@ impl SipTu {
             }
         };
         tracing::info!(%call, to = %switchboard_core::Masked::phone(&dialled), "blind transfer");
+        one_media_kind_of_target(&mut self.media, &call, &mut target);
         let now = self.clock.now();
         self.b2bua.transfer(&call, target, &mut self.media, now);
     }
 
     /// `None` when the request was answered here (challenge, lockout, bad credentials).
     async fn identify_caller(&mut self, key: &TxKey, req: &Request, from: Peer) -> Option<Caller> {
-        if self.trunk.inbound_from.contains(&from.addr.ip()) {
+        // A trunk is a SIP server: it never arrives over a browser's WebSocket, so a browser
+        // on a trusted address (the same host, say) still proves who it is.
+        let browser = matches!(from.transport, Transport::Ws | Transport::Wss);
+        if !browser && self.trunk.inbound_from.contains(&from.addr.ip()) {
             return Some(Caller::Trunk);
         }
         let now = self.clock.now();

@@ -66,6 +66,8 @@ enum Browser {
     Running {
         leg: WebRtcLeg,
         answer: Option<String>,
+        /// The browser's re-offer (hold, resume) while it is forwarded to the other leg.
+        reoffer: Option<String>,
     },
 }
 
@@ -240,17 +242,16 @@ impl RelayPlane {
         self.tenants.insert(call.clone(), tenant);
     }
 
-    /// Names a call whose callee is a browser (a contact registered over WebSocket), before
-    /// `open` or `retarget`: leg B is then offered DTLS-SRTP instead of plain RTP.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the call control marks browser callees once SIP over WebSocket lands"
-        )
-    )]
-    pub fn set_webrtc_callee(&mut self, call: &CallId) {
-        self.webrtc_callees.insert(call.clone());
+    /// Says whether the callee legs of a call about to be offered (`open`, `retarget`) are
+    /// browsers (contacts registered over WebSocket): leg B is then offered DTLS-SRTP instead of
+    /// plain RTP. A transfer or the next ACD offer may go to a phone of the other kind, so the
+    /// call control says it again before each.
+    pub fn set_webrtc_callee(&mut self, call: &CallId, browser: bool) {
+        if browser {
+            self.webrtc_callees.insert(call.clone());
+        } else {
+            self.webrtc_callees.remove(call);
+        }
     }
 
     fn webrtc_legs(&self) -> Result<WebRtcLegs, MediaFailure> {
@@ -294,6 +295,7 @@ impl RelayPlane {
         s.browsers[0] = Some(Browser::Running {
             leg,
             answer: Some(answer),
+            reoffer: None,
         });
         Ok(())
     }
@@ -336,7 +338,11 @@ impl RelayPlane {
         let s = self.session(call)?;
         s.relay.configure_leg(LegId::B, leg.relay_leg_config());
         let law = leg.codec().1;
-        s.browsers[1] = Some(Browser::Running { leg, answer: None });
+        s.browsers[1] = Some(Browser::Running {
+            leg,
+            answer: None,
+            reoffer: None,
+        });
         Ok(Some(law))
     }
 
@@ -533,18 +539,27 @@ impl MediaPlane for RelayPlane {
     }
 
     fn reoffer(&mut self, call: &CallId, from: Leg, offer: &[u8]) -> Result<Vec<u8>, MediaFailure> {
+        refuse_unservable_webrtc(offer)?;
         let offer_x = parse(offer, "the re-offer")?;
         let direction = offer_x.media_direction(0).unwrap_or_default();
         let s = self.session(call)?;
-        if s.browsers.iter().any(Option::is_some) {
-            // Renegotiating a browser's DTLS-SRTP session is not supported yet; the call goes
-            // on as it was.
+        if s.browsers[index(from.other())].is_some() {
+            // Offering a browser a new DTLS-SRTP description (the other party putting it on
+            // hold) is not supported yet; the call goes on as it was.
             return Err(failure(
                 488,
-                "Not Acceptable Here (re-INVITE on a call with a WebRTC leg)",
+                "Not Acceptable Here (re-INVITE towards a WebRTC leg)",
             ));
         }
-        s.legs[index(from)].offer = Some(offer_x);
+        match &mut s.browsers[index(from)] {
+            // A browser holding or resuming: its offer is answered on its running
+            // connection once the other leg has answered ours (`reanswer`).
+            Some(Browser::Running { reoffer, .. }) => {
+                *reoffer = Some(String::from_utf8_lossy(offer).into_owned());
+            }
+            Some(Browser::Offered(_)) => return Err(failure(491, "Request Pending")),
+            None => s.legs[index(from)].offer = Some(offer_x),
+        }
         let other = &mut s.legs[index(from.other())];
         // We stand in for `from` towards the other leg: offer what it offered (e.g. sendonly
         // to put the other party on hold).
@@ -562,9 +577,18 @@ impl MediaPlane for RelayPlane {
         answer: &[u8],
     ) -> Result<Vec<u8>, MediaFailure> {
         let answer_y = parse(answer, "the answer to the re-offer")?;
+        let legs = self.settings.webrtc.clone();
         let s = self.session(call)?;
         let ny = s.accept(from.other(), &answer_y)?;
         let x = index(from);
+        if let Some(Browser::Running { leg, reoffer, .. }) = &mut s.browsers[x] {
+            let offer = reoffer.take().ok_or_else(|| failure(500, "no offer"))?;
+            let legs = legs.ok_or_else(|| failure(500, "WebRTC is not enabled"))?;
+            let answer_x = legs
+                .reanswer_blocking(leg, &offer)
+                .map_err(|e| webrtc_failure(&e))?;
+            return Ok(answer_x.into_bytes());
+        }
         let offer_x = s.legs[x]
             .offer
             .take()

@@ -92,7 +92,7 @@ a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
 async fn a_browser_callee_is_offered_dtls_srtp_and_the_caller_answered_plain_rtp() {
     let mut plane = plane();
     let call = CallId::from("to-browser");
-    plane.set_webrtc_callee(&call);
+    plane.set_webrtc_callee(&call, true);
     let offer_b = String::from_utf8(plane.open(&call, PHONE_OFFER.as_bytes()).unwrap()).unwrap();
     assert!(offer_b.contains("UDP/TLS/RTP/SAVPF"), "{offer_b}");
     let browser = BrowserPeer::new(LOCALHOST, true, false).await.unwrap();

@@ -7,6 +7,7 @@
 //! durable before the phone hears 200). Call records go to a writer task in order.
 
 mod acd_glue;
+mod browsers;
 mod invite;
 pub(crate) mod media_plane;
 pub(crate) mod queueing;
