@@ -58,6 +58,38 @@ pub fn ticket_policy(config: &Config) -> switchboard_crm::tickets::TicketPolicy 
     )
 }
 
+/// The quota table of `[quota]`: the call and visit bands come from the quota and its minor
+/// floor (under quota: the minor deduction; under the floor: the major one).
+pub fn quota_table(config: &Config) -> switchboard_campaign::quota::QuotaTable {
+    use switchboard_campaign::quota::{Band, QuotaTable};
+    let q = &config.quota;
+    let bands = |quota: u32, floor: u32| {
+        vec![
+            Band {
+                below: quota,
+                percent: q.deduction_minor_pct,
+            },
+            Band {
+                below: floor,
+                percent: q.deduction_major_pct,
+            },
+        ]
+    };
+    // Checked 0-100 % at load time, so the basis points fit.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let revenue_share_bp = (q.revenue_bonus_pct * 100.0).round().clamp(0.0, 10_000.0) as u32;
+    QuotaTable {
+        effective_calls_per_day: q.effective_calls_per_day,
+        working_days: q.working_days_per_month,
+        callback_visits_per_month: q.visits_from_callback_list_per_month,
+        other_visits_per_month: q.visits_from_other_lists_per_month,
+        call_deductions: bands(q.effective_calls_per_day, q.calls_minor_floor),
+        visit_deductions: bands(q.visits_from_callback_list_per_month, q.visits_minor_floor),
+        calls_per_bonus_unit: q.bonus_calls_per_unit,
+        revenue_share_bp,
+    }
+}
+
 /// The shifts of `[shifts]`; the time zone was checked when the config was loaded.
 pub fn shift_policy(config: &Config) -> switchboard_crm::shifts::ShiftPolicy {
     use switchboard_crm::shifts::{ShiftPattern, ShiftPolicy};
@@ -123,6 +155,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         .with_live(live)
         .with_ticket_policy(ticket_policy(&config))
         .with_shifts(shift_policy(&config))
+        .with_quota_table(quota_table(&config))
         .with_recordings_root(config.storage.recordings_dir.clone());
     // Ticket clock sweep, webhook delivery and the campaign triggers run beside HTTP and stop before the store closes.
     let (background_stop, background_rx) = tokio::sync::watch::channel(false);

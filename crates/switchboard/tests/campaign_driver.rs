@@ -106,4 +106,13 @@ async fn unpaid_orders_get_a_reminder_at_three_days_and_a_warning_at_seven_once(
     );
 }
 
+#[test]
+fn the_default_quota_config_is_the_service_rules_table() {
+    let config = switchboard::config::Config::default();
+    assert_eq!(
+        switchboard::serve::quota_table(&config),
+        switchboard_campaign::quota::QuotaTable::default()
+    );
+}
+
 both_engines!(unpaid_orders_get_a_reminder_at_three_days_and_a_warning_at_seven_once);

@@ -12,7 +12,6 @@ use switchboard_campaign::campaign::{Assignees, Campaign, CampaignSpec, TargetLi
 use switchboard_campaign::planner::{
     AgentInput, EscalationReason, PlannerConfig, plan, shift_intervals,
 };
-use switchboard_campaign::quota::QuotaTable;
 use switchboard_campaign::template::Language;
 use switchboard_core::{AgentId, Role, UserId};
 use switchboard_store::campaign_tasks;
@@ -146,7 +145,7 @@ pub(crate) async fn escalations(
         .ok_or_else(|| ApiError::Internal("no shift pattern configured".into()))?;
     let shifts = shift_intervals(window, state.shifts.time_zone, &[], now, horizon_end)
         .map_err(|e| internal(&e))?;
-    let capacity = QuotaTable::default().effective_calls_per_day;
+    let capacity = state.quota.effective_calls_per_day;
     let agents: Vec<AgentInput> = ids
         .into_iter()
         .map(|id| AgentInput {

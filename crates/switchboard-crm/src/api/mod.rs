@@ -87,6 +87,8 @@ pub struct ApiState {
     pub live: Option<crate::live::LiveHandle>,
     /// The shifts and the call centre's time zone (config `[shifts]`).
     pub shifts: Arc<crate::shifts::ShiftPolicy>,
+    /// Call-back agents' quotas, deductions and bonus units (config `[quota]`).
+    pub quota: Arc<switchboard_campaign::quota::QuotaTable>,
 }
 
 impl ApiState {
@@ -101,7 +103,15 @@ impl ApiState {
             recordings_root: None,
             live: None,
             shifts: Arc::default(),
+            quota: Arc::default(),
         }
+    }
+
+    /// Sets the quota table (default: the service rules' — 100 effective calls a day, 15 + 10
+    /// visits a month, −5 % / −10 % bands, a bonus unit per 500 extra calls, 1 % of revenue).
+    pub fn with_quota_table(mut self, table: switchboard_campaign::quota::QuotaTable) -> Self {
+        self.quota = Arc::new(table);
+        self
     }
 
     /// Sets the ticket clock's figures (default: the service rules').

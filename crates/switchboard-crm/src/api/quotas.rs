@@ -122,7 +122,7 @@ pub(crate) async fn quotas(
             .await?;
     let day_start = state.shifts.start_of(today);
     let day_end = today.succ_opt().map_or(to, |d| state.shifts.start_of(d));
-    let table = QuotaTable::default();
+    let table = state.quota.as_ref().clone();
     let mut rows = Vec::with_capacity(figures.len());
     let mut report = Vec::new();
     for f in figures {
