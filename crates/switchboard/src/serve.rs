@@ -58,6 +58,27 @@ pub fn ticket_policy(config: &Config) -> switchboard_crm::tickets::TicketPolicy 
     )
 }
 
+/// The campaign rules of `[campaign]`; the rest windows were checked to leave calling time
+/// when the config was loaded (the service rules' default otherwise).
+pub fn campaign_settings(config: &Config) -> switchboard_crm::campaigns::CampaignSettings {
+    use switchboard_campaign::attempts::RetryPolicy;
+    use switchboard_campaign::calling::CallingPolicy;
+    use switchboard_campaign::outcome::EffectiveRule;
+    let c = &config.campaign;
+    let calling = CallingPolicy::new(c.rest_windows.clone(), []).unwrap_or_default();
+    switchboard_crm::campaigns::CampaignSettings {
+        calling,
+        retry: RetryPolicy {
+            busy_retry: Duration::from_secs(u64::from(c.busy_retry_minutes) * 60),
+            abandoned_rest: Duration::from_secs(u64::from(c.abandoned_no_redial_hours) * 3600),
+            ..RetryPolicy::default()
+        },
+        effective: EffectiveRule {
+            min_talk: switchboard_core::Seconds(c.effective_call_min_secs),
+        },
+    }
+}
+
 /// The quota table of `[quota]`: the call and visit bands come from the quota and its minor
 /// floor (under quota: the minor deduction; under the floor: the major one).
 pub fn quota_table(config: &Config) -> switchboard_campaign::quota::QuotaTable {
@@ -156,6 +177,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         .with_ticket_policy(ticket_policy(&config))
         .with_shifts(shift_policy(&config))
         .with_quota_table(quota_table(&config))
+        .with_campaign_settings(campaign_settings(&config))
         .with_recordings_root(config.storage.recordings_dir.clone());
     // Ticket clock sweep, webhook delivery and the campaign triggers run beside HTTP and stop before the store closes.
     let (background_stop, background_rx) = tokio::sync::watch::channel(false);

@@ -107,11 +107,24 @@ async fn unpaid_orders_get_a_reminder_at_three_days_and_a_warning_at_seven_once(
 }
 
 #[test]
-fn the_default_quota_config_is_the_service_rules_table() {
+fn the_default_config_is_the_service_rules_quota_table_and_campaign_rules() {
     let config = switchboard::config::Config::default();
     assert_eq!(
         switchboard::serve::quota_table(&config),
         switchboard_campaign::quota::QuotaTable::default()
+    );
+    let settings = switchboard::serve::campaign_settings(&config);
+    assert_eq!(
+        settings.calling,
+        switchboard_campaign::calling::CallingPolicy::default()
+    );
+    assert_eq!(
+        settings.retry,
+        switchboard_campaign::attempts::RetryPolicy::default()
+    );
+    assert_eq!(
+        settings.effective,
+        switchboard_campaign::outcome::EffectiveRule::default()
     );
 }
 

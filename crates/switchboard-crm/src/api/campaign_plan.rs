@@ -102,7 +102,7 @@ pub(crate) async fn escalations(
     let c = load(&state, &caller, &id).await?;
     let internal = |e: &dyn std::fmt::Display| ApiError::Internal(e.to_string());
     let kind = campaign_type(&c).map_err(|e| internal(&e))?;
-    let policy = calling_policy(&c).map_err(|e| internal(&e))?;
+    let policy = calling_policy(&c, &state.campaign.calling).map_err(|e| internal(&e))?;
     let now = state.clock.now();
     let users = campaign_agents(&state, &caller, &c).await?;
     let ids: Vec<AgentId> = users.iter().map(|u| u.as_str().into()).collect();

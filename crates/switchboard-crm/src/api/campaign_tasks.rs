@@ -10,9 +10,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use switchboard_campaign::attempts::{AttemptError, Decision, DialResult, RetryPolicy};
+use switchboard_campaign::attempts::{AttemptError, Decision, DialResult};
 use switchboard_campaign::calling::{CallingPolicy, local_of};
-use switchboard_campaign::outcome::{CallReport, EffectiveRule, Satisfaction};
+use switchboard_campaign::outcome::{CallReport, Satisfaction};
 use switchboard_campaign::task::{Task, TaskError};
 use switchboard_campaign::template::{FieldKind, Language, OutcomeForm, Script};
 use switchboard_core::{Role, Seconds, Timestamp};
@@ -107,7 +107,7 @@ async fn load_task(state: &ApiState, caller: &Caller, id: &str) -> Result<Loaded
         .await?
         .ok_or_else(missing)?;
     let kind = campaign_type(&campaign).map_err(internal)?;
-    let policy = calling_policy(&campaign).map_err(internal)?;
+    let policy = calling_policy(&campaign, &state.campaign.calling).map_err(internal)?;
     let task = pure_task(&row, kind).map_err(internal)?;
     Ok(Loaded {
         campaign,
@@ -197,7 +197,7 @@ pub(crate) async fn next(
             continue;
         };
         let kind = campaign_type(campaign).map_err(internal)?;
-        let policy = calling_policy(campaign).map_err(internal)?;
+        let policy = calling_policy(campaign, &state.campaign.calling).map_err(internal)?;
         let task = pure_task(&row, kind).map_err(internal)?;
         // The crate decides: open, and a call may start now in the customer's zone.
         if !task.is_open() || !policy.is_allowed(now, task.spec().tz) {
@@ -400,7 +400,7 @@ pub(crate) async fn outcome(
         satisfaction,
         suggestion: input.suggestion.clone().filter(|s| !s.trim().is_empty()),
     };
-    let effective = answered && EffectiveRule::default().is_effective(&report);
+    let effective = answered && state.campaign.effective.is_effective(&report);
     let booked_at = input
         .booked_at
         .as_deref()
@@ -442,7 +442,7 @@ pub(crate) async fn outcome(
         .unwrap_or_default();
     let decision = l
         .task
-        .record_attempt(result, now, &RetryPolicy::default(), &l.policy)
+        .record_attempt(result, now, &state.campaign.retry, &l.policy)
         .map_err(attempt_error)?;
     let snap = l.task.snapshot();
     let update = TaskUpdate {

@@ -89,6 +89,8 @@ pub struct ApiState {
     pub shifts: Arc<crate::shifts::ShiftPolicy>,
     /// Call-back agents' quotas, deductions and bonus units (config `[quota]`).
     pub quota: Arc<switchboard_campaign::quota::QuotaTable>,
+    /// Default rest time, retry timings and the effective-call rule (config `[campaign]`).
+    pub campaign: Arc<crate::campaigns::CampaignSettings>,
 }
 
 impl ApiState {
@@ -104,11 +106,17 @@ impl ApiState {
             live: None,
             shifts: Arc::default(),
             quota: Arc::default(),
+            campaign: Arc::default(),
         }
     }
 
     /// Sets the quota table (default: the service rules' — 100 effective calls a day, 15 + 10
     /// visits a month, −5 % / −10 % bands, a bonus unit per 500 extra calls, 1 % of revenue).
+    pub fn with_campaign_settings(mut self, settings: crate::campaigns::CampaignSettings) -> Self {
+        self.campaign = Arc::new(settings);
+        self
+    }
+
     pub fn with_quota_table(mut self, table: switchboard_campaign::quota::QuotaTable) -> Self {
         self.quota = Arc::new(table);
         self

@@ -70,10 +70,22 @@ impl CallingOverride {
     }
 }
 
-/// The calling policy of a stored campaign: its override, else the default rest time.
-pub fn calling_policy(c: &CampaignRecord) -> Result<CallingPolicy, GlueError> {
+/// The tenant-wide campaign rules of the config (`[campaign]`): default rest time, retry
+/// timings, what makes a call effective. Defaults: the service rules'.
+#[derive(Debug, Clone, Default)]
+pub struct CampaignSettings {
+    pub calling: CallingPolicy,
+    pub retry: switchboard_campaign::attempts::RetryPolicy,
+    pub effective: switchboard_campaign::outcome::EffectiveRule,
+}
+
+/// The calling policy of a stored campaign: its override, else the configured rest time.
+pub fn calling_policy(
+    c: &CampaignRecord,
+    default: &CallingPolicy,
+) -> Result<CallingPolicy, GlueError> {
     match &c.calling {
-        None | Some(serde_json::Value::Null) => Ok(CallingPolicy::default()),
+        None | Some(serde_json::Value::Null) => Ok(default.clone()),
         Some(v) => {
             let o: CallingOverride = serde_json::from_value(v.clone())
                 .map_err(|e| GlueError::Corrupt(format!("campaigns.calling: {e}")))?;

@@ -243,6 +243,14 @@ impl Config {
                 ),
             );
         }
+        if switchboard_campaign::calling::CallingPolicy::new(self.campaign.rest_windows.clone(), [])
+            .is_err()
+        {
+            return err(
+                "campaign.rest_windows",
+                "the rest windows cover the whole day: no calling time is left".into(),
+            );
+        }
         if self.shifts.time_zone.parse::<chrono_tz::Tz>().is_err() {
             return err(
                 "shifts.time_zone",

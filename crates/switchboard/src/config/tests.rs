@@ -148,6 +148,13 @@ fn invalid_values_are_named() {
         "database.url"
     );
     assert_eq!(
+        key_error(load(
+            "[campaign]\nrest_windows = [\"00:00-12:00\", \"12:00-24:00\"]\n"
+        ))
+        .0,
+        "campaign.rest_windows"
+    );
+    assert_eq!(
         key_error(load("[quota]\ncalls_minor_floor = 100\n")).0,
         "quota.calls_minor_floor"
     );
