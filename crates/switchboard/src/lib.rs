@@ -11,6 +11,7 @@ mod commands;
 pub mod config;
 pub mod console;
 pub mod http;
+pub mod https;
 pub mod logging;
 pub mod metrics;
 pub mod recovery;

@@ -30,6 +30,11 @@ pub enum ServeError {
     Sip(#[from] crate::sip_service::SipServiceError),
     #[error("HTTP server failed: {0}")]
     Http(std::io::Error),
+    #[error("HTTPS ({key}): {source}", key = .source.key())]
+    Tls {
+        #[from]
+        source: crate::https::TlsError,
+    },
 }
 
 pub fn api_settings(config: &Config) -> ApiSettings {
@@ -226,19 +231,27 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             source,
         })?;
     let local = listener.local_addr().map_err(ServeError::Http)?;
-    tracing::info!(addr = %local, "HTTP listening (console /, API /api/v1, /metrics, /healthz)");
+    let tls = match (&config.http.tls_cert_file, &config.http.tls_key_file) {
+        (Some(cert), Some(key)) => Some(crate::https::acceptor(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(addr = %local, scheme, "HTTP listening (console /, API /api/v1, SIP over WebSocket /sip, /metrics, /healthz)");
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = stop_rx.await;
-        })
-        .into_future(),
-    );
+    let server = match tls {
+        Some(tls) => tokio::spawn(crate::https::serve(listener, tls, app, stop_rx)),
+        None => tokio::spawn(
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            })
+            .into_future(),
+        ),
+    };
     tokio::pin!(server);
 
     let result = tokio::select! {

@@ -140,6 +140,26 @@ impl Config {
     /// Rules beyond types: ranges, orderings, time zones.
     fn validate(&self) -> Result<(), (String, String)> {
         let err = |k: &str, m: String| Err((k.to_owned(), m));
+        match (&self.http.tls_cert_file, &self.http.tls_key_file) {
+            (Some(cert), Some(key)) => {
+                if let Err(e) = crate::https::acceptor(cert, key) {
+                    return err(e.key(), e.to_string());
+                }
+            }
+            (Some(_), None) => {
+                return err(
+                    crate::https::KEY_KEY,
+                    "is needed with http.tls_cert_file (HTTPS needs both)".into(),
+                );
+            }
+            (None, Some(_)) => {
+                return err(
+                    crate::https::CERT_KEY,
+                    "is needed with http.tls_key_file (HTTPS needs both)".into(),
+                );
+            }
+            (None, None) => {}
+        }
         if self.rtp.port_min < 1024 {
             return err(
                 "rtp.port_min",

@@ -26,6 +26,11 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// How long in-flight requests get to finish on SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// PEM certificate chain: with `tls_key_file`, the listener speaks HTTPS (and `wss://` for
+    /// SIP over WebSocket). Browsers allow the microphone only on HTTPS (or localhost).
+    pub tls_cert_file: Option<std::path::PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<std::path::PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -34,6 +39,8 @@ impl Default for HttpConfig {
             listen: addr("127.0.0.1:8080"),
             max_body_bytes: 1024 * 1024,
             shutdown_grace_secs: 10,
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }
