@@ -265,6 +265,65 @@ impl Task {
     }
 }
 
+/// The mutable part of a task, for drivers that keep tasks in a database between calls: a
+/// task is rebuilt with [`Task::restore`] from its spec and this snapshot, handed the next
+/// event, and its new [`Task::snapshot`] written back. The logic stays here; the store only
+/// keeps the numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskSnapshot {
+    pub state: TaskState,
+    pub numbers: Vec<NumberState>,
+    pub due: Timestamp,
+    pub booked_at: Option<Timestamp>,
+    pub attempts: u32,
+    pub next_number: usize,
+    pub round_tried: Vec<bool>,
+    pub not_before: Timestamp,
+}
+
+impl Task {
+    /// The task's current state, to store.
+    pub fn snapshot(&self) -> TaskSnapshot {
+        TaskSnapshot {
+            state: self.state,
+            numbers: self.numbers.clone(),
+            due: self.due,
+            booked_at: self.booked_at,
+            attempts: self.attempts,
+            next_number: self.next_number,
+            round_tried: self.round_tried.clone(),
+            not_before: self.not_before,
+        }
+    }
+
+    /// A task as it was stored. The snapshot must fit the spec (one entry per number); a
+    /// snapshot that does not is refused rather than trusted.
+    pub fn restore(spec: TaskSpec, snap: TaskSnapshot) -> Result<Self, TaskError> {
+        if spec.max_attempts == 0 {
+            return Err(TaskError::ZeroAttempts);
+        }
+        let n = snap.numbers.len();
+        if snap.round_tried.len() != n || (n > 0 && snap.next_number >= n) {
+            return Err(TaskError::NoSuchNumber {
+                task: spec.id.clone(),
+                index: snap.next_number,
+            });
+        }
+        Ok(Task {
+            spec,
+            numbers: snap.numbers,
+            state: snap.state,
+            due: snap.due,
+            booked_at: snap.booked_at,
+            attempts: snap.attempts,
+            next_number: snap.next_number,
+            round_tried: snap.round_tried,
+            not_before: snap.not_before,
+            last_report: None,
+        })
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod fixtures {
     use super::*;
@@ -369,5 +428,23 @@ mod tests {
         s.max_attempts = 3;
         s.numbers.clear();
         assert!(matches!(Task::new(s), Err(TaskError::NoNumbers(_))));
+    }
+
+    #[test]
+    fn a_restored_task_continues_where_its_snapshot_left_off() {
+        use crate::attempts::{DialResult, RetryPolicy};
+        let tz = chrono_tz::Asia::Shanghai;
+        let now = Timestamp::from_secs(1_773_108_000); // 10:00 local
+        let mut t = task("t1", tz, now);
+        let policy = CallingPolicy::default();
+        t.record_attempt(DialResult::NoAnswer, now, &RetryPolicy::default(), &policy)
+            .unwrap();
+        let restored = Task::restore(t.spec().clone(), t.snapshot()).unwrap();
+        assert_eq!(restored.snapshot(), t.snapshot());
+        assert_eq!(restored.current_number(), t.current_number());
+        assert_eq!(restored.attempts(), 1);
+        let mut bad = t.snapshot();
+        bad.round_tried.pop();
+        assert!(Task::restore(t.spec().clone(), bad).is_err());
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod agent_stats;
 pub mod api;
+pub mod campaigns;
 pub mod live;
 pub mod password;
 pub mod shifts;

@@ -67,6 +67,12 @@ enum Fx {
     Handover,
     /// A customer CSV import.
     Import,
+    /// A draft campaign (assigned to `acme`'s agent, targeting no customer).
+    Campaign,
+    /// The same, started.
+    RunningCampaign,
+    /// A campaign task claimed by the caller (or by `acme`'s agent).
+    CampaignTask,
 }
 
 /// One line of the table.
@@ -187,9 +193,29 @@ const TABLE: &[Op] = &[
     op("GET", "/customers/imports", ADM | SUP | INT, 200, Fx::None, None),
     op("GET", "/customers/imports/{id}", ADM | SUP | INT, 200, Fx::Import, None),
     op("GET", "/customers/imports/{id}/errors", ADM | SUP | INT, 200, Fx::Import, None),
+    op("GET", "/campaign-templates", ALL, 200, Fx::None, None),
+    op("GET", "/campaigns", ADM | SUP | QA | INT, 200, Fx::None, None),
+    op("POST", "/campaigns", ADM | SUP, 201, Fx::None, Some(CAMPAIGN)),
+    op("GET", "/campaigns/{id}", ADM | SUP | QA | INT, 200, Fx::Campaign, None),
+    op("PATCH", "/campaigns/{id}", ADM | SUP, 200, Fx::Campaign, Some(r#"{"priority":150}"#)),
+    op("DELETE", "/campaigns/{id}", ADM | SUP, 204, Fx::Campaign, None),
+    op("POST", "/campaigns/{id}/start", ADM | SUP, 200, Fx::Campaign, None),
+    op("POST", "/campaigns/{id}/pause", ADM | SUP, 200, Fx::RunningCampaign, None),
+    op("POST", "/campaigns/{id}/stop", ADM | SUP, 200, Fx::Campaign, None),
+    op("GET", "/campaigns/{id}/progress", ADM | SUP | QA | INT, 200, Fx::Campaign, None),
+    op("GET", "/campaigns/{id}/tasks", ADM | SUP | QA, 200, Fx::Campaign, None),
+    op("GET", "/campaigns/{id}/escalations", ADM | SUP | QA, 200, Fx::Campaign, None),
+    // Before any campaign task exists: nothing to call yet.
+    op("GET", "/campaign-tasks/next", SUP | AGT, 204, Fx::None, None),
+    op("GET", "/campaign-tasks/{id}", ADM | SUP | QA | AGT, 200, Fx::CampaignTask, None),
+    op("POST", "/campaign-tasks/{id}/outcome", SUP | AGT, 200, Fx::CampaignTask, Some(r#"{"result":"no_answer"}"#)),
+    op("GET", "/quotas", ADM | SUP | AGT, 200, Fx::None, None),
     // Last: it revokes the caller's token.
     op("POST", "/auth/logout", ALL, 204, Fx::None, None),
 ];
+
+/// A campaign body; `{agent}` becomes `acme`'s agent (a user `globex` cannot name).
+const CAMPAIGN: &str = r#"{"type":"promotion","starts_at":"2027-01-15T00:00:00Z","ends_at":"2027-02-15T00:00:00Z","agents":["{agent}"],"target":{"tags":["none-{n}"]}}"#;
 
 /// The callers of each tenant: a user of every role, and an integrator API key.
 const CALLERS: [(&str, u8); 6] = [
@@ -215,6 +241,7 @@ const FINGERPRINT: &[&str] = &[
     "/orders?limit=500",
     "/visits",
     "/handovers?limit=200",
+    "/campaigns?limit=1000",
 ];
 
 /// A stand-in for the call control that does whatever it is asked, for the caller's tenant.
@@ -483,6 +510,21 @@ impl World {
                 self.acme_ids.lock().unwrap().insert(id.to_string());
                 id.to_string()
             }
+            Fx::Campaign | Fx::RunningCampaign => {
+                let body = CAMPAIGN
+                    .replace("{n}", &n.to_string())
+                    .replace("{agent}", self.id("agent").as_str());
+                let id = self
+                    .make("admin", "/campaigns", serde_json::from_str(&body).unwrap())
+                    .await;
+                if fx == Fx::RunningCampaign {
+                    let path = format!("/campaigns/{id}/start");
+                    let r = self.call("admin", "POST", &path, &[], None).await;
+                    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+                }
+                id
+            }
+            Fx::CampaignTask => self.campaign_task(n, caller).await,
             Fx::Call | Fx::Recording => {
                 let id = self.acme_call(n).await;
                 if fx == Fx::Call {
@@ -493,6 +535,24 @@ impl World {
                 rec
             }
         }
+    }
+
+    /// A task of a running campaign, claimed by the caller (or `acme`'s agent).
+    async fn campaign_task(&self, n: u32, caller: &str) -> String {
+        let owner = self.id(&self.actor(caller, SUP | AGT)).clone();
+        let customer = self
+            .make(
+                "admin",
+                "/customers",
+                json!({"name": format!("周{n}"), "phones": [{"phone": format!("+86132{n:08}")}]}),
+            )
+            .await;
+        let (task, campaign) =
+            support::campaigns::claimed_task(&self.store, "acme", n, &owner, &customer).await;
+        let mut ids = self.acme_ids.lock().unwrap();
+        ids.insert(task.clone());
+        ids.insert(campaign);
+        task
     }
 
     /// A call of `acme` answered by its agent (so the agent may see it).
@@ -618,7 +678,10 @@ impl World {
             .replace("{id}", id)
             .replace("{user_id}", self.id("agent").as_str())
             .replace("{position}", "0");
-        let body = op.body.map(|b| b.replace("{n}", &n));
+        let body = op.body.map(|b| {
+            b.replace("{n}", &n)
+                .replace("{agent}", self.id("agent").as_str())
+        });
         self.call(caller, op.method, &path, op.headers, body).await
     }
 }

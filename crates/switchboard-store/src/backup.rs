@@ -36,6 +36,7 @@ pub const TABLES: &[&str] = &[
     "recordings",
     "campaigns",
     "tasks",
+    "task_attempts",
     "tickets",
     "audit_log",
 ];

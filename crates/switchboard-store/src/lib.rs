@@ -12,6 +12,8 @@ pub mod agent_stats;
 pub mod audit;
 pub mod backup;
 pub mod calls;
+pub mod campaign_tasks;
+pub mod campaigns;
 pub mod customers;
 mod engine;
 mod error;

@@ -397,8 +397,9 @@ pub async fn insert_follow_up_task(
 ) -> Result<TaskId, StoreError> {
     let id = TaskId::generate();
     sqlx::query(
-        "INSERT INTO tasks (id, tenant_id, kind, customer_id, owner_agent_id, state, priority, trigger_at, due_at, attempts, note, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 'open', 0, $6, $7, 0, $8, $6, $6)",
+        "INSERT INTO tasks (id, tenant_id, kind, customer_id, owner_agent_id, state, priority, trigger_at, due_at, attempts, note, created_at, updated_at, trigger_key)
+         VALUES ($1, $2, $3, $4, $5, 'open', 0, $6, $7, 0, $8, $6, $6, $9)
+         ON CONFLICT (tenant_id, trigger_key) DO NOTHING",
     )
     .bind(id.as_str())
     .bind(t.tenant_id.as_str())
@@ -408,9 +409,17 @@ pub async fn insert_follow_up_task(
     .bind(t.now.as_millis())
     .bind(t.due_at.as_millis())
     .bind(format!("follow-up call for ticket {}", t.ticket_id))
+    // The campaign driver's follow-up task for this ticket has the same key: whichever comes
+    // first, the ticket ends with one follow-up task (see campaign_tasks::insert_tx).
+    .bind(follow_up_trigger_key(t.ticket_id))
     .execute(conn)
     .await?;
     Ok(id)
+}
+
+/// The trigger key of a ticket's follow-up task.
+pub fn follow_up_trigger_key(ticket: &TicketId) -> String {
+    format!("ticket:{ticket}:follow_up")
 }
 
 /// Whether `customer` is in `tenant`'s customer file (checked before linking a ticket to it).

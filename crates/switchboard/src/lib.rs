@@ -5,6 +5,7 @@
 //! the binary does.
 
 pub mod bootstrap;
+pub mod campaign_driver;
 pub mod cli;
 mod commands;
 pub mod config;

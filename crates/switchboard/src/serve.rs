@@ -63,6 +63,59 @@ pub fn ticket_policy(config: &Config) -> switchboard_crm::tickets::TicketPolicy 
     )
 }
 
+/// The campaign rules of `[campaign]`; the rest windows were checked to leave calling time
+/// when the config was loaded (the service rules' default otherwise).
+pub fn campaign_settings(config: &Config) -> switchboard_crm::campaigns::CampaignSettings {
+    use switchboard_campaign::attempts::RetryPolicy;
+    use switchboard_campaign::calling::CallingPolicy;
+    use switchboard_campaign::outcome::EffectiveRule;
+    let c = &config.campaign;
+    let calling = CallingPolicy::new(c.rest_windows.clone(), []).unwrap_or_default();
+    switchboard_crm::campaigns::CampaignSettings {
+        calling,
+        retry: RetryPolicy {
+            busy_retry: Duration::from_secs(u64::from(c.busy_retry_minutes) * 60),
+            abandoned_rest: Duration::from_secs(u64::from(c.abandoned_no_redial_hours) * 3600),
+            ..RetryPolicy::default()
+        },
+        effective: EffectiveRule {
+            min_talk: switchboard_core::Seconds(c.effective_call_min_secs),
+        },
+    }
+}
+
+/// The quota table of `[quota]`: the call and visit bands come from the quota and its minor
+/// floor (under quota: the minor deduction; under the floor: the major one).
+pub fn quota_table(config: &Config) -> switchboard_campaign::quota::QuotaTable {
+    use switchboard_campaign::quota::{Band, QuotaTable};
+    let q = &config.quota;
+    let bands = |quota: u32, floor: u32| {
+        vec![
+            Band {
+                below: quota,
+                percent: q.deduction_minor_pct,
+            },
+            Band {
+                below: floor,
+                percent: q.deduction_major_pct,
+            },
+        ]
+    };
+    // Checked 0-100 % at load time, so the basis points fit.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let revenue_share_bp = (q.revenue_bonus_pct * 100.0).round().clamp(0.0, 10_000.0) as u32;
+    QuotaTable {
+        effective_calls_per_day: q.effective_calls_per_day,
+        working_days: q.working_days_per_month,
+        callback_visits_per_month: q.visits_from_callback_list_per_month,
+        other_visits_per_month: q.visits_from_other_lists_per_month,
+        call_deductions: bands(q.effective_calls_per_day, q.calls_minor_floor),
+        visit_deductions: bands(q.visits_from_callback_list_per_month, q.visits_minor_floor),
+        calls_per_bonus_unit: q.bonus_calls_per_unit,
+        revenue_share_bp,
+    }
+}
+
 /// The shifts of `[shifts]`; the time zone was checked when the config was loaded.
 pub fn shift_policy(config: &Config) -> switchboard_crm::shifts::ShiftPolicy {
     use switchboard_crm::shifts::{ShiftPattern, ShiftPolicy};
@@ -128,8 +181,10 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         .with_live(live)
         .with_ticket_policy(ticket_policy(&config))
         .with_shifts(shift_policy(&config))
+        .with_quota_table(quota_table(&config))
+        .with_campaign_settings(campaign_settings(&config))
         .with_recordings_root(config.storage.recordings_dir.clone());
-    // Ticket clock sweep and webhook delivery run beside HTTP and stop before the store closes.
+    // Ticket clock sweep, webhook delivery and the campaign triggers run beside HTTP and stop before the store closes.
     let (background_stop, background_rx) = tokio::sync::watch::channel(false);
     let background = [
         switchboard_crm::tickets::spawn_sweeper(
@@ -143,6 +198,13 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             store.clone(),
             clock.clone(),
             switchboard_crm::webhooks::WorkerSettings::default(),
+            background_rx.clone(),
+        ),
+        crate::campaign_driver::spawn(
+            store.clone(),
+            clock.clone(),
+            crate::campaign_driver::trigger_config(&config.campaign),
+            crate::campaign_driver::TICK_EVERY,
             background_rx,
         ),
     ];

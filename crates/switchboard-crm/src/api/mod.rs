@@ -9,6 +9,11 @@ mod api_keys;
 mod auth;
 mod call_control;
 mod calls;
+mod campaign_plan;
+mod campaign_steer;
+mod campaign_tasks;
+mod campaign_views;
+mod campaigns;
 mod customer_types;
 pub mod customers;
 mod error;
@@ -19,6 +24,7 @@ mod json;
 pub mod openapi;
 mod orders;
 mod queues;
+mod quotas;
 mod recordings;
 mod registrations;
 mod softphone;
@@ -81,6 +87,10 @@ pub struct ApiState {
     pub live: Option<crate::live::LiveHandle>,
     /// The shifts and the call centre's time zone (config `[shifts]`).
     pub shifts: Arc<crate::shifts::ShiftPolicy>,
+    /// Call-back agents' quotas, deductions and bonus units (config `[quota]`).
+    pub quota: Arc<switchboard_campaign::quota::QuotaTable>,
+    /// Default rest time, retry timings and the effective-call rule (config `[campaign]`).
+    pub campaign: Arc<crate::campaigns::CampaignSettings>,
 }
 
 impl ApiState {
@@ -95,7 +105,21 @@ impl ApiState {
             recordings_root: None,
             live: None,
             shifts: Arc::default(),
+            quota: Arc::default(),
+            campaign: Arc::default(),
         }
+    }
+
+    /// Sets the quota table (default: the service rules' — 100 effective calls a day, 15 + 10
+    /// visits a month, −5 % / −10 % bands, a bonus unit per 500 extra calls, 1 % of revenue).
+    pub fn with_campaign_settings(mut self, settings: crate::campaigns::CampaignSettings) -> Self {
+        self.campaign = Arc::new(settings);
+        self
+    }
+
+    pub fn with_quota_table(mut self, table: switchboard_campaign::quota::QuotaTable) -> Self {
+        self.quota = Arc::new(table);
+        self
     }
 
     /// Sets the ticket clock's figures (default: the service rules').
@@ -234,6 +258,30 @@ pub fn router(state: ApiState) -> Router {
             post(handovers::item_done),
         )
         .route("/stats/agents", get(stats::agents))
+        .route("/campaign-templates", get(campaigns::templates))
+        .route("/campaigns", get(campaigns::list).post(campaigns::create))
+        .route(
+            "/campaigns/{id}",
+            get(campaigns::get_one)
+                .patch(campaigns::edit)
+                .delete(campaigns::delete),
+        )
+        .route("/campaigns/{id}/start", post(campaign_steer::start))
+        .route("/campaigns/{id}/pause", post(campaign_steer::pause))
+        .route("/campaigns/{id}/stop", post(campaign_steer::stop))
+        .route("/campaigns/{id}/progress", get(campaign_steer::progress))
+        .route("/campaigns/{id}/tasks", get(campaign_steer::tasks))
+        .route(
+            "/campaigns/{id}/escalations",
+            get(campaign_plan::escalations),
+        )
+        .route("/campaign-tasks/next", get(campaign_tasks::next))
+        .route("/campaign-tasks/{id}", get(campaign_tasks::get_one))
+        .route(
+            "/campaign-tasks/{id}/outcome",
+            post(campaign_tasks::outcome),
+        )
+        .route("/quotas", get(quotas::quotas))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/docs", get(openapi::docs_page))
         .fallback(error::not_found)

@@ -10,9 +10,9 @@ use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder, Server};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
-    agent_states, agents, api_keys, auth, call_control, calls, customer_types, customers,
-    handovers, imports, orders, queues, recordings, registrations, softphone, stats, tasks,
-    tickets, users, visits, webhooks,
+    agent_states, agents, api_keys, auth, call_control, calls, campaign_plan, campaign_steer,
+    campaign_tasks, campaigns, customer_types, customers, handovers, imports, orders, queues,
+    quotas, recordings, registrations, softphone, stats, tasks, tickets, users, visits, webhooks,
 };
 
 /// Every error the API returns: `{"error": {"code", "message", "field"?}}`.
@@ -134,6 +134,22 @@ pub enum RoleDoc {
         handovers::mark_read,
         handovers::item_done,
         stats::agents,
+        campaigns::templates,
+        campaigns::create,
+        campaigns::list,
+        campaigns::get_one,
+        campaigns::edit,
+        campaigns::delete,
+        campaign_steer::start,
+        campaign_steer::pause,
+        campaign_steer::stop,
+        campaign_steer::progress,
+        campaign_steer::tasks,
+        campaign_plan::escalations,
+        campaign_tasks::next,
+        campaign_tasks::get_one,
+        campaign_tasks::outcome,
+        quotas::quotas,
     ),
     // Types only query parameters name are not collected from the handlers: list them here.
     components(schemas(
@@ -156,6 +172,7 @@ pub enum RoleDoc {
         (name = "agents", description = "Agents' own state (ready, not ready, wrap-up) and the live queue figures"),
         (name = "orders", description = "Orders (placed, paid, cancelled) and visits (booked, attended, no-show) on the customer file"),
         (name = "shifts", description = "Shifts on duty and the hand-over (交接班) between them"),
+        (name = "campaigns", description = "Call-back (回访) and visit-invitation campaigns from the ten type templates: create, launch, pause, stop, progress; the agent's next task with script and outcome form; quotas and payouts"),
         (name = "stats", description = "Per-agent service statistics: customers served, converted, conversion rate"),
         (name = "tasks", description = "Call-back tasks (回访) the ACD creates for dropped and abandoned calls: list, claim, complete, cancel"),
         (name = "tickets", description = "Complaint tickets (工单): register, take, resolve, follow up, judge, close; reply due in 12 h, escalation after 24 h"),

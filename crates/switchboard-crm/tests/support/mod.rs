@@ -4,6 +4,8 @@
 // Helpers of tests: a failed step should stop the test loudly.
 #![allow(clippy::unwrap_used, dead_code)]
 
+pub mod campaigns;
+
 use std::collections::HashMap;
 
 use axum::Router;

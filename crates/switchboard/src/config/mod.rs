@@ -263,6 +263,14 @@ impl Config {
                 ),
             );
         }
+        if switchboard_campaign::calling::CallingPolicy::new(self.campaign.rest_windows.clone(), [])
+            .is_err()
+        {
+            return err(
+                "campaign.rest_windows",
+                "the rest windows cover the whole day: no calling time is left".into(),
+            );
+        }
         if self.shifts.time_zone.parse::<chrono_tz::Tz>().is_err() {
             return err(
                 "shifts.time_zone",
@@ -279,6 +287,29 @@ impl Config {
             return err(
                 "quota.deduction_minor_pct",
                 "percentages must be 0-100".into(),
+            );
+        }
+        if !(0.0..=100.0).contains(&self.quota.revenue_bonus_pct) {
+            return err("quota.revenue_bonus_pct", "must be 0-100".into());
+        }
+        if self.quota.bonus_calls_per_unit == 0 || self.quota.working_days_per_month == 0 {
+            return err(
+                "quota.bonus_calls_per_unit",
+                "bonus_calls_per_unit and working_days_per_month must be above 0".into(),
+            );
+        }
+        if self.quota.calls_minor_floor >= self.quota.effective_calls_per_day
+            || self.quota.visits_minor_floor >= self.quota.visits_from_callback_list_per_month
+        {
+            return err(
+                "quota.calls_minor_floor",
+                "the minor floors must be below the quotas".into(),
+            );
+        }
+        if self.quota.deduction_major_pct < self.quota.deduction_minor_pct {
+            return err(
+                "quota.deduction_major_pct",
+                "must be at least quota.deduction_minor_pct".into(),
             );
         }
         if self.tickets.escalate_after_hours <= self.tickets.reply_within_hours {

@@ -147,6 +147,25 @@ fn invalid_values_are_named() {
         key_error(load("[database]\nurl = \"mysql://x\"\n")).0,
         "database.url"
     );
+    assert_eq!(
+        key_error(load(
+            "[campaign]\nrest_windows = [\"00:00-12:00\", \"12:00-24:00\"]\n"
+        ))
+        .0,
+        "campaign.rest_windows"
+    );
+    assert_eq!(
+        key_error(load("[quota]\ncalls_minor_floor = 100\n")).0,
+        "quota.calls_minor_floor"
+    );
+    assert_eq!(
+        key_error(load("[quota]\nrevenue_bonus_pct = 120.0\n")).0,
+        "quota.revenue_bonus_pct"
+    );
+    assert_eq!(
+        key_error(load("[quota]\ndeduction_major_pct = 3\n")).0,
+        "quota.deduction_major_pct"
+    );
     for bad in ["[\"SHA-1\"]", "[]"] {
         let text = format!("[sip]\ndigest_algorithms = {bad}\n");
         assert_eq!(key_error(load(&text)).0, "sip.digest_algorithms", "{bad}");
