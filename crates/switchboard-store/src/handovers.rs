@@ -276,31 +276,40 @@ pub async fn mark_item_done(
     Ok(done.rows_affected() > 0)
 }
 
+/// The hand-overs of `rows` with their items, read in one query for all of them.
 async fn with_items(store: &Store, rows: Vec<HandoverRow>) -> Result<Vec<Handover>, StoreError> {
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let items: Vec<ItemRow> = sqlx::query_as(
-            "SELECT handover_id, position, customer_id, kind, what, done_at, done_by
-             FROM handover_items WHERE handover_id = $1 ORDER BY position",
-        )
-        .bind(r.id.as_str())
-        .fetch_all(store.pool())
-        .await?;
-        let items = items
-            .into_iter()
-            .map(|i| {
-                debug_assert_eq!(i.handover_id, r.id);
-                Ok(HandoverItem {
-                    kind: ItemKind::from_column("handover_items.kind", &i.kind)?,
-                    position: i.position,
-                    customer_id: i.customer_id.into(),
-                    what: i.what,
-                    done_at: i.done_at.map(Timestamp::from_millis),
-                    done_by: i.done_by.map(UserId::from),
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        out.push(Handover {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=rows.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "SELECT handover_id, position, customer_id, kind, what, done_at, done_by
+         FROM handover_items WHERE handover_id IN ({}) ORDER BY handover_id, position",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, ItemRow>(&sql);
+    for r in &rows {
+        query = query.bind(r.id.as_str());
+    }
+    let mut items_of: std::collections::HashMap<String, Vec<HandoverItem>> =
+        std::collections::HashMap::new();
+    for i in query.fetch_all(store.pool()).await? {
+        items_of
+            .entry(i.handover_id)
+            .or_default()
+            .push(HandoverItem {
+                kind: ItemKind::from_column("handover_items.kind", &i.kind)?,
+                position: i.position,
+                customer_id: i.customer_id.into(),
+                what: i.what,
+                done_at: i.done_at.map(Timestamp::from_millis),
+                done_by: i.done_by.map(UserId::from),
+            });
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| Handover {
+            items: items_of.remove(&r.id).unwrap_or_default(),
             id: r.id,
             tenant_id: r.tenant_id.into(),
             shift: r.shift,
@@ -308,9 +317,7 @@ async fn with_items(store: &Store, rows: Vec<HandoverRow>) -> Result<Vec<Handove
             author_id: r.author_id.into(),
             note: r.note,
             created_at: Timestamp::from_millis(r.created_at),
-            items,
             read: r.read != 0,
-        });
-    }
-    Ok(out)
+        })
+        .collect())
 }

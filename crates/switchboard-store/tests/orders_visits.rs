@@ -361,6 +361,36 @@ async fn the_next_shift_sees_the_handover_until_it_is_read(store: Store) {
             .unwrap(),
         0
     );
+    // The night shift hands over in turn: a list of both carries each one's own items.
+    let night = handovers::create(
+        &store,
+        &a,
+        &NewHandover {
+            shift: "night".into(),
+            shift_date: "2027-01-15".into(),
+            author_id: night_agent.clone(),
+            note: String::new(),
+            items: vec![(c2.clone(), ItemKind::FollowUp, "send the contract".into())],
+        },
+        t(24 * 3600),
+    )
+    .await
+    .unwrap();
+    let both = handovers::list(
+        &store,
+        &a,
+        &HandoverFilter {
+            reader: &day_agent,
+            unread_only: false,
+            since: None,
+            limit: 10,
+        },
+    )
+    .await
+    .unwrap();
+    let items: Vec<(String, usize)> = both.iter().map(|h| (h.id.clone(), h.items.len())).collect();
+    assert_eq!(items, vec![(night.id.clone(), 1), (h.id.clone(), 2)]);
+    assert_eq!(both[0].items[0].what, "send the contract");
 }
 
 async fn service_facts_come_from_calls_and_the_file(store: Store) {
