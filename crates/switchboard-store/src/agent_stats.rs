@@ -16,20 +16,25 @@ pub struct Served {
     pub at: i64,
 }
 
-/// Every service fact in `[from, to)`, unordered.
+/// Every service fact in `[from, to)` (of one agent, or of all when `agent` is `None`),
+/// unordered.
 pub async fn served_between(
     store: &Store,
     tenant: &TenantId,
+    agent: Option<&UserId>,
     from: Timestamp,
     to: Timestamp,
 ) -> Result<Vec<Served>, StoreError> {
+    let agent = agent.map_or("", UserId::as_str);
     let mut facts: Vec<Served> = sqlx::query_as(
         "SELECT agent_id, customer_id, at FROM customer_interactions
-         WHERE tenant_id = $1 AND at >= $2 AND at < $3 AND agent_id IS NOT NULL",
+         WHERE tenant_id = $1 AND at >= $2 AND at < $3 AND agent_id IS NOT NULL
+           AND ($4 = '' OR agent_id = $4)",
     )
     .bind(tenant.as_str())
     .bind(from.as_millis())
     .bind(to.as_millis())
+    .bind(agent)
     .fetch_all(store.pool())
     .await?;
     let calls: Vec<Served> = sqlx::query_as(
@@ -38,11 +43,12 @@ pub async fn served_between(
          JOIN customer_phones p ON p.tenant_id = c.tenant_id
               AND p.phone = CASE WHEN c.direction = 'outbound' THEN c.callee ELSE c.caller END
          WHERE c.tenant_id = $1 AND c.answered_at >= $2 AND c.answered_at < $3
-           AND c.agent_user_id IS NOT NULL",
+           AND c.agent_user_id IS NOT NULL AND ($4 = '' OR c.agent_user_id = $4)",
     )
     .bind(tenant.as_str())
     .bind(from.as_millis())
     .bind(to.as_millis())
+    .bind(agent)
     .fetch_all(store.pool())
     .await?;
     facts.extend(calls);
@@ -59,14 +65,15 @@ pub struct Conversion {
     pub currency: String,
 }
 
-/// Paid orders credited to an agent, paid in `[from, to)`.
+/// Paid orders credited to an agent (`agent`, or any), paid in `[from, to)`.
 pub async fn conversions_between(
     store: &Store,
     tenant: &TenantId,
+    agent: Option<&UserId>,
     from: Timestamp,
     to: Timestamp,
 ) -> Result<Vec<Conversion>, StoreError> {
-    Ok(crate::orders::paid_between(store, tenant, from, to)
+    Ok(crate::orders::paid_between(store, tenant, agent, from, to)
         .await?
         .into_iter()
         .filter_map(|o| {

@@ -398,17 +398,20 @@ pub async fn list(
 pub async fn paid_between(
     store: &Store,
     tenant: &TenantId,
+    agent: Option<&UserId>,
     from: Timestamp,
     to: Timestamp,
 ) -> Result<Vec<Order>, StoreError> {
     let rows: Vec<OrderRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM orders
          WHERE tenant_id = $1 AND paid_at >= $2 AND paid_at < $3 AND state = 'paid'
+           AND ($4 = '' OR agent_id = $4)
          ORDER BY paid_at"
     ))
     .bind(tenant.as_str())
     .bind(from.as_millis())
     .bind(to.as_millis())
+    .bind(agent.map_or("", UserId::as_str))
     .fetch_all(store.pool())
     .await?;
     rows.into_iter().map(Order::try_from).collect()

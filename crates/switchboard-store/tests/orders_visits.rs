@@ -437,7 +437,7 @@ async fn service_facts_come_from_calls_and_the_file(store: Store) {
     orders::create(&store, &a, &order(&c, None, true), t(300))
         .await
         .unwrap();
-    let served = agent_stats::served_between(&store, &a, t(0), t(1000))
+    let served = agent_stats::served_between(&store, &a, None, t(0), t(1000))
         .await
         .unwrap();
     let mut who: Vec<_> = served.iter().map(|s| (s.agent_id.as_str(), s.at)).collect();
@@ -450,7 +450,7 @@ async fn service_facts_come_from_calls_and_the_file(store: Store) {
         ]
     );
     assert!(served.iter().all(|s| s.customer_id == c.as_str()));
-    let conv = agent_stats::conversions_between(&store, &a, t(0), t(1000))
+    let conv = agent_stats::conversions_between(&store, &a, None, t(0), t(1000))
         .await
         .unwrap();
     assert_eq!(conv.len(), 1);
@@ -458,9 +458,24 @@ async fn service_facts_come_from_calls_and_the_file(store: Store) {
         (conv[0].agent_id.as_str(), conv[0].amount_minor),
         ("agent-1", 128_000)
     );
+    // One agent's facts only, filtered by the database.
+    let agent1 = UserId::from("agent-1");
+    let mine = agent_stats::served_between(&store, &a, Some(&agent1), t(0), t(1000))
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].agent_id, "agent-1");
+    let agent2 = UserId::from("agent-2");
+    assert!(
+        agent_stats::conversions_between(&store, &a, Some(&agent2), t(0), t(1000))
+            .await
+            .unwrap()
+            .is_empty(),
+        "agent-2 converted nobody"
+    );
     // Outside the window: nothing.
     assert!(
-        agent_stats::served_between(&store, &a, t(1000), t(2000))
+        agent_stats::served_between(&store, &a, None, t(1000), t(2000))
             .await
             .unwrap()
             .is_empty()

@@ -129,13 +129,13 @@ pub(crate) async fn agents(
     };
     let start = policy.start_of(from);
     let end = policy.start_of(to.succ_opt().unwrap_or(to));
-    let mut served = agent_stats::served_between(&state.store, caller.tenant(), start, end).await?;
-    let mut sales =
-        agent_stats::conversions_between(&state.store, caller.tenant(), start, end).await?;
-    if let Some(a) = &only_agent {
-        served.retain(|s| &s.agent_id == a);
-        sales.retain(|c| c.agent_id.as_str() == a);
-    }
+    let only_agent = only_agent.map(switchboard_core::UserId::from);
+    let tenant = caller.tenant();
+    let served =
+        agent_stats::served_between(&state.store, tenant, only_agent.as_ref(), start, end).await?;
+    let sales =
+        agent_stats::conversions_between(&state.store, tenant, only_agent.as_ref(), start, end)
+            .await?;
     let rows = aggregate(policy, period, &served, &sales)
         .into_iter()
         .map(|r| AgentStatsRow {
