@@ -109,6 +109,8 @@ async function waitCell(page, id, col, want, timeout = 15000) {
     await sup.fill('[data-testid=camp-attempts]', '3');
     // An empty rest time: the test does not depend on the hour in any customer's zone.
     await sup.fill('[data-testid=camp-rest]', '');
+    // Holidays far from any date the test runs on: the override is stored as typed.
+    await sup.fill('[data-testid=camp-holidays]', '2031-01-01, 2031-10-01');
     await sup.check('[data-testid=agent-agent1]');
     await sup.check('[data-testid=agent-agent2]');
     await sup.click('[data-testid=btn-camp-create]');
@@ -123,6 +125,7 @@ async function waitCell(page, id, col, want, timeout = 15000) {
     assert.equal(created.language, 'zh-CN');
     assert.deepEqual(created.target.tags, [TAG]);
     assert.deepEqual(created.calling.rest, []);
+    assert.deepEqual(created.calling.holidays, ['2031-01-01', '2031-10-01']);
 
     // --- the agent, before the launch ----------------------------------------------------
     step('an agent signs in; nothing is due before the launch');

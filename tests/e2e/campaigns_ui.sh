@@ -7,7 +7,7 @@
 # Screenshots (campaign page and task panel, en and zh-CN) go to docs/screenshots/. The checks
 # are in tests/browser/campaigns_ui.js; this script starts the server and its users.
 #
-# Time of day: the campaign is created with an empty rest time and no holidays (the page's
+# Time of day: the campaign is created with an empty rest time and holidays only in 2031 (the page's
 # "Rest time" field cleared), so every customer is inside their calling window whatever the
 # hour in their zone; the campaign starts at the start of today and ends in 30 days.
 set -euo pipefail

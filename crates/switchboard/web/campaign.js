@@ -374,7 +374,9 @@
       C.formResult = { result: 'error', msg: { key: 'camp_need', args: [missing.join(', ')] } };
       return render();
     }
-    const rest = $('camp-rest').value.split(/[,，;]/).map((s) => s.trim()).filter(Boolean);
+    const list = (id) => $(id).value.split(/[,，;]/).map((s) => s.trim()).filter(Boolean);
+    const rest = list('camp-rest');
+    const holidays = list('camp-holidays');
     const body = {
       type: $('camp-type').value,
       language: S.lang === 'zh-CN' ? 'zh-CN' : 'en',
@@ -384,7 +386,7 @@
       dial_mode: $('camp-dial').value,
       max_attempts: parseInt($('camp-attempts').value, 10) || 0,
       target: { tags: [tag] },
-      calling: { rest, holidays: [] },
+      calling: { rest, holidays },
     };
     const name = $('camp-name').value.trim();
     if (name) body.name = name;
