@@ -356,6 +356,9 @@ async function main() {
     await page.fill('[data-testid=note-text]', '');
 
     step('language switch: every visible string changes to Chinese, kept across a reload');
+    // The transferred call ended a moment ago: the page shows Ready at its next poll of the call
+    // control (every 2 s), which the note steps above can outrun.
+    await cs.waitState(page, 'ready');
     const [enKeys, zhKeys] = await page.evaluate(() => [Object.keys(I18N.en).sort(), Object.keys(I18N['zh-CN']).sort()]);
     assert.deepEqual(zhKeys, enKeys, 'both languages have every string');
     const english = await cs.visibleStrings(page);

@@ -47,6 +47,12 @@ const ASSETS: &[Asset] = &[
         immutable: false,
     },
     Asset {
+        name: "campaign.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../web/campaign.js"),
+        immutable: false,
+    },
+    Asset {
         name: "i18n.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../web/i18n.js"),

@@ -72,7 +72,8 @@ async fn the_page_and_every_asset_it_references_are_served_with_type_and_cache_h
             "/assets/i18n.js",
             &format!("/assets/{JSSIP_ASSET}"),
             "/assets/console-view.js",
-            "/assets/console.js"
+            "/assets/console.js",
+            "/assets/campaign.js"
         ]
     );
     for path in referenced {

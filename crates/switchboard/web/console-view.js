@@ -46,6 +46,8 @@ window.ConsoleView = (S, { onMarkRead }) => {
     renderCustomer();
     renderNote();
     renderHandovers();
+    // The campaign pages (campaign.js) draw their own parts on the same redraw.
+    document.dispatchEvent(new CustomEvent('console:render'));
   }
 
   function renderProblem() {

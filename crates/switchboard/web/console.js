@@ -154,6 +154,7 @@
     loadHandovers();
     S.timers.push(setInterval(pollLive, POLL_MS));
     S.timers.push(setInterval(loadHandovers, HANDOVER_POLL_MS));
+    document.dispatchEvent(new CustomEvent('console:start'));
   }
 
   function signedOut(reason) {
@@ -174,6 +175,7 @@
     S.customer = { state: 'none' };
     S.loginError = reason || null;
     document.body.dataset.view = 'login';
+    document.dispatchEvent(new CustomEvent('console:stop'));
     render();
   }
 
@@ -633,6 +635,10 @@
     }
     loadHandovers();
   }
+
+  // What the campaign pages (campaign.js) share with the console: the signed-in state, the
+  // server, the strings and click-to-call through this softphone.
+  window.consoleApp = { S, api, t, call };
 
   // --- wiring ---------------------------------------------------------------------------
 
