@@ -209,6 +209,33 @@ async function waitCell(page, id, col, want, timeout = 15000) {
     assert.equal(done.talk_seconds, 75);
     assert.equal(done.effective, true);
 
+    step("the quota: the agent's own line and the supervisor's table count the effective call; CSV export");
+    const agentId = (await api('GET', '/users')).find((u) => u.username === 'agent1').id;
+    await agent.waitForFunction(
+      () => / 1\/100 /.test(document.getElementById('cb-quota').textContent),
+      null,
+      { timeout: 10000 },
+    );
+    const quotaLine = await agent.locator('[data-testid=cb-quota]').innerText();
+    console.log(`   agent sees: ${quotaLine}`);
+    assert.match(quotaLine, / 0\/25/, quotaLine);
+    const quotaRow = sup.locator(`[data-testid=quota-row][data-agent="${agentId}"]`);
+    await quotaRow.waitFor({ timeout: 10000 });
+    await sup.waitForFunction(
+      (id) => {
+        const r = document.querySelector(`[data-testid=quota-row][data-agent="${id}"] [data-col=calls]`);
+        return r && r.textContent === '1';
+      },
+      agentId,
+      { timeout: 10000 },
+    );
+    const quotas = await api('GET', '/quotas');
+    const mine = quotas.agents.find((a) => a.agent_id === agentId);
+    assert.equal(mine.effective_calls, 1, 'the API counts the same effective call');
+    const [download] = await Promise.all([sup.waitForEvent('download'), sup.click('[data-testid=btn-quota-csv]')]);
+    const csv = fs.readFileSync(await download.path(), 'utf8');
+    assert.ok(csv.split('\n').some((l) => l.includes(agentId)), `the CSV has the agent's row: ${csv}`);
+
     step('pause and stop from the page');
     await sup.locator(`[data-testid=camp-row][data-id="${id}"] [data-testid=camp-pause]`).click();
     await sup.waitForSelector(`[data-testid=camp-row][data-id="${id}"][data-state=paused]`);

@@ -32,6 +32,9 @@
     formResult: null, // {result, msg}
     actionResult: null,
     timer: null,
+    // GET /quotas: my own row (agents) or everyone's (supervisors).
+    quota: null,
+    quotas: [],
   };
 
   const tm = (m) => (m ? t(m.key, ...(m.args || [])) : '');
@@ -67,9 +70,59 @@
     document.querySelectorAll('.tab-btn').forEach((b) => b.classList.toggle('active', b.dataset.tab === C.tab));
     $('campaigns-view').hidden = !(signedIn() && C.tab === 'campaigns');
     renderTask();
+    renderQuota();
     renderCampaignForm();
     renderImport();
     renderCampaigns();
+  }
+
+  // The agent's own progress against the quota (service rules: 100 effective calls a day,
+  // 15 + 10 visits a month) and the supervisors' table of every agent.
+  function renderQuota() {
+    const q = C.quota;
+    let line = '';
+    if (q) {
+      const p = q.progress;
+      line = t('cb_quota', p.effective_today, p.target_today, p.effective_month, p.target_month_to_date, p.visits_month, p.visits_target);
+      if (q.payout) line += t('cb_deductions', q.payout.call_deduction_pct, q.payout.visit_deduction_pct);
+    }
+    $('cb-quota').textContent = line;
+    const name = (id) => (C.agents.find((a) => a.id === id) || {}).display_name || id;
+    $('quota-table').tBodies[0].replaceChildren(
+      ...C.quotas.map((r) =>
+        el('tr', { dataset: { agent: r.agent_id }, 'data-testid': 'quota-row' },
+          el('td', { dataset: { col: 'agent' }, text: name(r.agent_id) }),
+          el('td', { dataset: { col: 'days' }, text: String(r.days_worked) }),
+          el('td', { dataset: { col: 'calls' }, text: String(r.effective_calls) }),
+          el('td', { dataset: { col: 'avg' }, text: r.payout ? (r.payout.avg_calls_centi / 100).toFixed(1) : '–' }),
+          el('td', { dataset: { col: 'visits' }, text: `${r.callback_visits} + ${r.other_visits}` }),
+          el('td', { dataset: { col: 'deductions' }, text: r.payout ? `−${r.payout.call_deduction_pct} % / −${r.payout.visit_deduction_pct} %` : '–' }))),
+    );
+  }
+
+  async function loadQuota() {
+    if (!signedIn()) return;
+    try {
+      const report = await api('GET', '/quotas');
+      C.quotas = isManager() ? report.agents : [];
+      C.quota = report.agents.find((a) => a.agent_id === S.user.id) || null;
+    } catch (e) {
+      // Figures are a help, not a step of the work: keep the last ones.
+      return;
+    }
+    renderQuota();
+  }
+
+  // The monthly report as the API writes it (Accept: text/csv), saved as a file.
+  async function exportQuotas() {
+    const res = await fetch('/api/v1/quotas', { headers: { Authorization: `Bearer ${S.token}`, Accept: 'text/csv' } });
+    if (!res.ok) return;
+    const url = URL.createObjectURL(await res.blob());
+    const a = el('a', { href: url, download: `quotas-${new Date().toISOString().slice(0, 7)}.csv` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
   }
 
   function renderTask() {
@@ -285,6 +338,7 @@
       C.task = null;
       C.cb = 'saved';
       C.cbMessage = null;
+      loadQuota();
     } catch (e) {
       C.outcome = { result: 'error', lines: [{ key: 'cb_save_failed', args: [why(e)] }] };
     }
@@ -429,15 +483,19 @@
       $('camp-end').value = iso(new Date(today.getTime() + 30 * 86400000));
       loadSetup();
       refreshCampaigns();
-      C.timer = setInterval(refreshCampaigns, PROGRESS_MS);
+      C.timer = setInterval(() => {
+        refreshCampaigns();
+        loadQuota();
+      }, PROGRESS_MS);
     }
+    loadQuota();
     render();
   }
 
   function stop() {
     clearInterval(C.timer);
     C.timer = null;
-    Object.assign(C, { tab: 'console', task: null, cb: 'none', cbMessage: null, outcome: null, campaigns: [], progress: {} });
+    Object.assign(C, { tab: 'console', task: null, cb: 'none', cbMessage: null, outcome: null, campaigns: [], progress: {}, quota: null, quotas: [] });
     Object.assign(C, { importView: null, importErrors: [], importMessage: null, formResult: null, actionResult: null });
     render();
   }
@@ -465,6 +523,7 @@
     $('cb-result-kind').addEventListener('change', renderTask);
     document.querySelectorAll('input[name=satisfaction]').forEach((r) => r.addEventListener('change', renderTask));
     $('btn-camp-upload').addEventListener('click', upload);
+    $('btn-quota-csv').addEventListener('click', exportQuotas);
     $('camp-form').addEventListener('submit', createCampaign);
     render();
   }
