@@ -11,6 +11,7 @@ const fs = require('fs');
 const net = require('net');
 const { spawn } = require('child_process');
 const cs = require('./lib/console');
+const sp = require('./lib/softphone');
 
 const { HTTP_PORT, SIP_PORT, PASSWORD, TOKEN, WORK, SCEN, SHOTS } = process.env;
 const BASE = `http://127.0.0.1:${HTTP_PORT}`;
@@ -57,7 +58,7 @@ function freePort() {
 // `port` pins SIPp's own port (a registered phone's contact).
 async function sipp(name, scenario, { to = '1001', extra = [], port } = {}) {
   const args = ['-sf', scenario, '-s', to, '-m', '1', '-timeout', '60s', '-nostdin', ...extra,
-    '-i', '127.0.0.1', '-p', `${port || (await freePort())}`, '-mp', `${await freePort()}`,
+    '-i', '127.0.0.1', '-p', `${port || (await freePort())}`, '-mp', `${await sp.freeMediaPort()}`,
     '-trace_err', '-error_file', `${WORK}/sipp-${name}.err`, `127.0.0.1:${SIP_PORT}`];
   const child = spawn('sipp', args, { stdio: 'ignore', cwd: WORK });
   return new Promise((resolve) => child.on('exit', (status) => resolve(status)));

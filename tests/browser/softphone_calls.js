@@ -31,7 +31,7 @@ function freePort() {
 // `mediaPort` is where SIPp receives RTP (and plays caller.pcap from, in WORK).
 async function sipp(name, scenario, service, { mediaPort, args = [], port } = {}) {
   const argv = ['-sf', `${SCEN}/${scenario}`, '-s', service, '-m', '1', '-timeout', '60s', '-nostdin',
-    '-i', '127.0.0.1', '-p', `${port || (await freePort())}`, '-mp', `${mediaPort || (await freePort())}`,
+    '-i', '127.0.0.1', '-p', `${port || (await freePort())}`, '-mp', `${mediaPort || (await sp.freeMediaPort())}`,
     '-trace_err', '-error_file', `${WORK}/sipp-${name}.err`, ...args, `127.0.0.1:${SIP_PORT}`];
   const child = spawn('sipp', argv, { cwd: WORK, stdio: ['ignore', fs.openSync(`${WORK}/sipp-${name}.out`, 'w'), 'inherit'] });
   return new Promise((resolve) => child.on('exit', (status) => resolve(status)));
@@ -142,7 +142,7 @@ async function main() {
       const page = await cs.openConsole(browserA, BASE);
       await cs.login(page, { username: 'agent1', password: PASSWORD });
       await cs.waitRegistered(page);
-      const callerMedia = await freePort();
+      const callerMedia = await sp.freeMediaPort();
       const cap = await capture(`${WORK}/a1.pcap`, [callerMedia]);
       const caller = sipp('answer', 'uac_call.xml', '1001', { mediaPort: callerMedia, args: ['-d', '4000'] });
       const ring = await cs.waitRinging(page);
@@ -219,7 +219,7 @@ async function main() {
         port: phone1003, args: ['-au', '1003', '-ap', PASSWORD, '-set', 'expires', '300', '-set', 'domain', DOMAIN],
       });
       assert.equal(reg, 0, 'SIPp registers 1003');
-      const callerMedia = await freePort();
+      const callerMedia = await sp.freeMediaPort();
       const cap = await capture(`${WORK}/a3.pcap`, [callerMedia]);
       const target = sipp('transfer-target', 'uas_answer.xml', '1003', { port: phone1003 });
       const dtmfBefore = await metric('switchboard_dtmf_events_total');

@@ -37,7 +37,7 @@ async function sippExpect(name, code, sdp = (t) => t) {
   const text = sdp(fs.readFileSync(`${SCEN}/uac_expect.xml.in`, 'utf8').replaceAll('@CODE@', `${code}`));
   fs.writeFileSync(scenario, text);
   const args = ['-sf', scenario, '-s', '1001', '-m', '1', '-timeout', '30s', '-nostdin',
-    '-i', '127.0.0.1', '-p', `${await freePort()}`, '-mp', `${await freePort()}`,
+    '-i', '127.0.0.1', '-p', `${await freePort()}`, '-mp', `${await sp.freeMediaPort()}`,
     '-trace_err', '-error_file', `${WORK}/sipp-${name}.err`, `127.0.0.1:${SIP_PORT}`];
   const child = spawn('sipp', args, { stdio: 'ignore' });
   return new Promise((resolve) => child.on('exit', (status) => resolve(status)));

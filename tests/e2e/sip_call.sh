@@ -107,7 +107,7 @@ uas() {
 }
 
 echo "== a call: caller ↔ agent with audio both ways, recorded"
-CALLER_MEDIA=$(free_port); AGENT_MEDIA=$(free_port)
+CALLER_MEDIA=$(free_media_port); AGENT_MEDIA=$(free_media_port)
 tcpdump -i lo -n -s 300 -w "$WORK/rtp.pcap" "udp and (dst port $CALLER_MEDIA or dst port $AGENT_MEDIA)" \
   >"$WORK/tcpdump.log" 2>&1 &
 TCPDUMP_PID=$!
@@ -216,12 +216,12 @@ wait_ports_free "the agent's BYE"
 echo "== hold and resume by re-INVITE, RFC 4733 DTMF through the bridge"
 cp /usr/share/sip-tester/dtmf_2833_1.pcap "$WORK/dtmf.pcap"
 dtmf_before=$(curl -fs "127.0.0.1:$HTTP_PORT/metrics" | awk '/^switchboard_dtmf_events_total /{print $2}')
-AGENT_MEDIA=$(free_port)
+AGENT_MEDIA=$(free_media_port)
 tcpdump -i lo -n -s 300 -w "$WORK/dtmf-rtp.pcap" "udp and dst port $AGENT_MEDIA" >"$WORK/tcpdump2.log" 2>&1 &
 TCPDUMP_PID=$!
 sleep 1
 uas uas_hold.xml hold -mp "$AGENT_MEDIA"
-sipp_run hold uac_hold.xml -s 1001 -mp "$(free_port)" ||
+sipp_run hold uac_hold.xml -s 1001 -mp "$(free_media_port)" ||
   fail "hold/resume: the caller did not get recvonly then sendrecv answers"
 wait "$UAS_PID" || fail "hold/resume: the agent's phone did not get sendonly then sendrecv offers"
 sleep 0.5
@@ -245,10 +245,10 @@ echo "== blind transfer: the agent REFERs the caller to 1002, who answers; the c
 PHONE_1002_PORT=$(free_port)
 LPORT=$PHONE_1002_PORT sipp_run register-1002 register.xml -s 1002 -au 1002 -ap "$PASSWORD" -set expires 300 ||
   fail "REGISTER 1002 failed"
-LPORT=$PHONE_1002_PORT sipp_run transfer-target uas_answer.xml -mp "$(free_port)" &
+LPORT=$PHONE_1002_PORT sipp_run transfer-target uas_answer.xml -mp "$(free_media_port)" &
 TARGET_PID=$!
-uas uas_refer.xml refer -mp "$(free_port)"
-sipp_run transferred uac_call.xml -s 1001 -d 4000 -mp "$(free_port)" ||
+uas uas_refer.xml refer -mp "$(free_media_port)"
+sipp_run transferred uac_call.xml -s 1001 -d 4000 -mp "$(free_media_port)" ||
   fail "the transferred caller's call did not complete"
 wait "$UAS_PID" || fail "the transferring phone did not get 202, NOTIFY and BYE"
 wait "$TARGET_PID" || fail "the transfer target did not get the call and the caller's BYE"
@@ -256,8 +256,8 @@ wait_cdr 1001 "ended normal-clearing - caller"
 wait_ports_free "the transfer"
 
 echo "== a supervisor hangs up a call through the API: both parties get BYE"
-uas uas_answer.xml supervisor-hangup -mp "$(free_port)"
-sipp_run hung-up uac_wait_bye.xml -s 1001 -mp "$(free_port)" &
+uas uas_answer.xml supervisor-hangup -mp "$(free_media_port)"
+sipp_run hung-up uac_wait_bye.xml -s 1001 -mp "$(free_media_port)" &
 CALLER_PID=$!
 call_id=$(answered_call_id)
 api_post "/calls/$call_id/hangup" || fail "hanging up through the API failed"

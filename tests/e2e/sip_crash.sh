@@ -23,9 +23,9 @@ LPORT=$PHONE_PORT sipp_run register register.xml -s 1001 -au 1001 -ap "$PASSWORD
 db() { sqlite3 "$WORK/var/switchboard.db" "$1"; }
 
 echo "== $CALLS calls talking"
-LPORT=$PHONE_PORT sipp_run phone uas_answer.xml -m "$CALLS" -mp "$(free_port)" &
+LPORT=$PHONE_PORT sipp_run phone uas_answer.xml -m "$CALLS" -mp "$(free_media_port)" &
 sleep 0.5
-sipp_run callers uac_call.xml -s 1001 -m "$CALLS" -l "$CALLS" -r "$CALLS" -d 30000 -mp "$(free_port)" &
+sipp_run callers uac_call.xml -s 1001 -m "$CALLS" -l "$CALLS" -r "$CALLS" -d 30000 -mp "$(free_media_port)" &
 for _ in $(seq 1 50); do
   [ "$(db "SELECT COUNT(*) FROM calls WHERE state = 'answered'")" = "$CALLS" ] && break
   sleep 0.1

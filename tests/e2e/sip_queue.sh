@@ -70,14 +70,14 @@ done
 [ "$members" = 3 ] || fail "the call control did not pick up the queue and its members"
 
 echo "== ten callers, one a second; alice and bob answer (and hang up after a moment), carol's phone only rings"
-LPORT=${PORT[alice]} sipp_run alice uas_bye.xml -m 10 -mp "$(free_port)" &
+LPORT=${PORT[alice]} sipp_run alice uas_bye.xml -m 10 -mp "$(free_media_port)" &
 ALICE=$!
-LPORT=${PORT[bob]} sipp_run bob uas_bye.xml -m 10 -mp "$(free_port)" &
+LPORT=${PORT[bob]} sipp_run bob uas_bye.xml -m 10 -mp "$(free_media_port)" &
 BOB=$!
-LPORT=${PORT[carol]} sipp_run carol uas_ring.xml -m 2 -mp "$(free_port)" &
+LPORT=${PORT[carol]} sipp_run carol uas_ring.xml -m 2 -mp "$(free_media_port)" &
 CAROL=$!
 sleep 0.5
-sipp_run callers uac_talk_until_bye.xml -s 4000 -m 10 -l 10 -r 1 -mp "$(free_port)" ||
+sipp_run callers uac_talk_until_bye.xml -s 4000 -m 10 -l 10 -r 1 -mp "$(free_media_port)" ||
   fail "not every caller was answered by an agent (and hung up on by them)"
 wait "$CAROL" || fail "carol's phone was not rung and cancelled twice"
 stop_bg "$ALICE" "$BOB"
@@ -95,7 +95,7 @@ echo "== nobody ready: a caller who gives up while waiting leaves a call-back ta
 for name in alice bob; do
   AS=$name api PUT /agents/me/state '{"state":"not_ready","reason":"break"}' >/dev/null || fail "$name could not take a break"
 done
-sipp_run abandon uac_call.xml -s 4000 -d 1500 -mp "$(free_port)" || fail "the waiting caller's call failed"
+sipp_run abandon uac_call.xml -s 4000 -d 1500 -mp "$(free_media_port)" || fail "the waiting caller's call failed"
 for _ in $(seq 1 50); do
   tasks=$(db "SELECT owner_kind || ':' || owner_id || ':' || reason FROM callback_tasks WHERE state = 'open'")
   [ -n "$tasks" ] && break
@@ -107,7 +107,7 @@ echo "== maximum wait 1 s, then the call-back offer: the caller presses 1, is hu
 api PATCH /queues/sales '{"config":{"max_wait":1,"on_max_wait":{"action":"offer_callback"}}}' >/dev/null ||
   fail "setting the maximum wait failed"
 sleep 6 # the call control re-reads queues every 5 s
-sipp_run press-1 uac_press_1.xml -s 4000 -mp "$(free_port)" || fail "the caller who pressed 1 was not hung up on"
+sipp_run press-1 uac_press_1.xml -s 4000 -mp "$(free_media_port)" || fail "the caller who pressed 1 was not hung up on"
 for _ in $(seq 1 50); do
   requested=$(db "SELECT owner_kind || ':' || owner_id FROM callback_tasks WHERE reason = 'requested'")
   [ -n "$requested" ] && break
@@ -119,10 +119,10 @@ done
 
 echo "== a call cut mid-conversation: a call-back task for the agent who had it"
 AS=alice api PUT /agents/me/state '{"state":"ready"}' >/dev/null || fail "alice could not get ready"
-LPORT=${PORT[alice]} sipp_run alice-dropped uas_answer.xml -mp "$(free_port)" &
+LPORT=${PORT[alice]} sipp_run alice-dropped uas_answer.xml -mp "$(free_media_port)" &
 ALICE=$!
 # This caller sends no RTP at all: 4 s after the answer the server ends the call.
-sipp_run dropped uac_wait_bye.xml -s 4000 -mp "$(free_port)" || fail "the silent caller was not hung up on"
+sipp_run dropped uac_wait_bye.xml -s 4000 -mp "$(free_media_port)" || fail "the silent caller was not hung up on"
 wait "$ALICE" || fail "alice's phone did not get BYE for the dropped call"
 for _ in $(seq 1 50); do
   task=$(db "SELECT owner_kind || ':' || owner_id || ':' || reason FROM callback_tasks WHERE reason = 'dropped_mid_call'")
@@ -137,16 +137,16 @@ sleep 6 # the call control re-reads queues every 5 s
 AS=bob api PUT /agents/me/state '{"state":"not_ready","reason":"break"}' >/dev/null || fail "bob could not take a break"
 AS=alice api PUT /agents/me/state '{"state":"ready"}' >/dev/null || fail "alice could not get ready"
 AS=carol api PUT /agents/me/state '{"state":"not_ready","reason":"away"}' >/dev/null || fail "carol could not step away"
-LPORT=${PORT[alice]} sipp_run alice-wrap uas_bye.xml -mp "$(free_port)" &
+LPORT=${PORT[alice]} sipp_run alice-wrap uas_bye.xml -mp "$(free_media_port)" &
 ALICE=$!
-sipp_run wrap-caller uac_talk_until_bye.xml -s 4000 -mp "$(free_port)" || fail "alice's short call failed"
+sipp_run wrap-caller uac_talk_until_bye.xml -s 4000 -mp "$(free_media_port)" || fail "alice's short call failed"
 wait "$ALICE" || fail "alice's phone did not finish its call"
 [ "$(db "SELECT status FROM agent_states WHERE agent_user_id = '$(user_id alice)'")" = wrap_up ] ||
   fail "alice should be in wrap-up after her call"
 AS=carol api PUT /agents/me/state '{"state":"ready"}' >/dev/null || fail "carol could not get ready"
-LPORT=${PORT[carol]} sipp_run carol-ringing uas_ring.xml -mp "$(free_port)" &
+LPORT=${PORT[carol]} sipp_run carol-ringing uas_ring.xml -mp "$(free_media_port)" &
 CAROL=$!
-sipp_run ringing-caller uac_talk_until_bye.xml -s 4000 -mp "$(free_port)" &
+sipp_run ringing-caller uac_talk_until_bye.xml -s 4000 -mp "$(free_media_port)" &
 CALLER=$!
 for _ in $(seq 1 50); do
   [ "$(db "SELECT status FROM agent_states WHERE agent_user_id = '$(user_id carol)'")" = ringing ] && break
@@ -176,9 +176,9 @@ done
 
 echo "== carol on a direct call to her extension is offered no queue call; it rings her once that call ends"
 AS=alice api PUT /agents/me/state '{"state":"not_ready","reason":"break"}' >/dev/null || fail "alice could not take a break"
-LPORT=${PORT[carol]} sipp_run carol-direct uas_answer.xml -mp "$(free_port)" &
+LPORT=${PORT[carol]} sipp_run carol-direct uas_answer.xml -mp "$(free_media_port)" &
 CAROL=$!
-sipp_run direct uac_call.xml -s 1003 -d 3000 -mp "$(free_port)" &
+sipp_run direct uac_call.xml -s 1003 -d 3000 -mp "$(free_media_port)" &
 DIRECT=$!
 for _ in $(seq 1 50); do
   direct_id=$(db "SELECT id FROM calls WHERE callee = '1003' AND state = 'answered'")
@@ -187,11 +187,11 @@ for _ in $(seq 1 50); do
 done
 [ -n "$direct_id" ] || fail "the direct call to carol was not answered"
 # Parked with music while carol talks; hangs up after 6 s if nobody answers.
-sipp_run queued uac_call.xml -s 4000 -d 6000 -mp "$(free_port)" &
+sipp_run queued uac_call.xml -s 4000 -d 6000 -mp "$(free_media_port)" &
 QUEUED=$!
 wait "$DIRECT" || fail "the direct call to carol failed"
 wait "$CAROL" || fail "carol's phone did not see the direct call through"
-LPORT=${PORT[carol]} sipp_run carol-offered uas_ring.xml -mp "$(free_port)" &
+LPORT=${PORT[carol]} sipp_run carol-offered uas_ring.xml -mp "$(free_media_port)" &
 CAROL=$!
 wait "$QUEUED" || fail "the queued caller's call failed"
 stop_bg "$CAROL"

@@ -33,7 +33,7 @@ echo "$PASSWORD" | "$BIN" user add boss --role supervisor --password-stdin >/dev
 start_server
 
 SIPP_CANCEL="timeout 60 sipp -sf $SCEN/uac_cancel.xml -s 1001 -m 1 -timeout 30s -nostdin \
-  -i 127.0.0.1 -p $(free_port) -mp $(free_port) -trace_err -error_file $WORK/sipp-cancel.err \
+  -i 127.0.0.1 -p $(free_port) -mp $(free_media_port) -trace_err -error_file $WORK/sipp-cancel.err \
   127.0.0.1:$SIP_PORT >$WORK/sipp-cancel.out 2>&1"
 
 HTTP_PORT=$HTTP_PORT SIP_PORT=$SIP_PORT DOMAIN=$DOMAIN PASSWORD=$PASSWORD TOKEN=$(token) \

@@ -55,6 +55,31 @@ function chromiumArgs(wav) {
   return args;
 }
 
+// A base port for SIPp's -mp: SIPp binds it and the next three, so all four must be free. Taken
+// from 20000-29999, below the kernel's ephemeral range (Chromium's ICE sockets land there) and
+// apart from the server's RTP range under test (30000 and up); never the same base twice in a run.
+const mediaBases = new Set();
+async function freeMediaPort() {
+  const dgram = require('dgram');
+  const bindable = (port) =>
+    new Promise((resolve) => {
+      const sock = dgram.createSocket('udp4');
+      sock.once('error', () => resolve(false));
+      sock.bind(port, '127.0.0.1', () => sock.close(() => resolve(true)));
+    });
+  for (let i = 0; i < 500; i++) {
+    const base = 20000 + 4 * Math.floor(Math.random() * 2499);
+    if (mediaBases.has(base)) continue;
+    let free = true;
+    for (let p = base; p < base + 4 && free; p++) free = await bindable(p);
+    if (free) {
+      mediaBases.add(base);
+      return base;
+    }
+  }
+  throw new Error('no free media port block in 20000-29999');
+}
+
 // Writes a mono 16-bit 8 kHz WAV with a sine of `hz` for `seconds`; returns its path.
 function toneWav(file, hz, seconds) {
   const rate = 8000;
@@ -309,4 +334,6 @@ async function openPhone(browser, url) {
   return new Phone(page);
 }
 
-module.exports = { launch, launchKillable, openPhone, toneWav, chromiumArgs, audioStats, audioUntil, Phone };
+module.exports = {
+  launch, launchKillable, openPhone, toneWav, chromiumArgs, audioStats, audioUntil, freeMediaPort, Phone,
+};

@@ -29,6 +29,40 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# free_media_port: a base port for SIPp's -mp. SIPp binds the base and the next three (audio
+# RTP/RTCP, video RTP/RTCP), so all four must be free, and they are taken from 20000-29999:
+# below the kernel's ephemeral range (where Chromium's ICE sockets and every auto-bound socket
+# land) and apart from the server's RTP range under test (call_setup: 30000 and up). Bases given
+# out before in this run are not given again, so SIPps running at once never collide.
+free_media_port() {
+  python3 - "$WORK/media_ports" <<'PY'
+import os, random, socket, sys
+used_file = sys.argv[1]
+used = set(open(used_file).read().split()) if os.path.exists(used_file) else set()
+for _ in range(500):
+    base = random.randrange(20000, 29996, 4)
+    if str(base) in used:
+        continue
+    socks = []
+    try:
+        for p in range(base, base + 4):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            socks.append(s)
+            s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    with open(used_file, "a") as f:
+        f.write(f"{base}\n")
+    print(base)
+    break
+else:
+    sys.exit("no free media port block in 20000-29999")
+PY
+}
+
 HTTP_PORT=$(free_port)
 SIP_PORT=$(free_port)
 cd "$WORK"
