@@ -8,6 +8,7 @@
 //! - [`dtmf`]: RFC 4733 telephone-event decoding and encoding.
 //! - [`stats`]: per-stream receive statistics (loss, RFC 3550 jitter).
 //! - [`bridge`]: the two-leg RTP relay of one call (latching, PT mapping, hold, timeout).
+//! - [`mixer`]: a supervisor listening, whispering or barging in on a call (three-party mix).
 //! - [`ports`]: the RTP/RTCP port allocator.
 //! - [`relay`]: the tokio driver: one call's sockets, relay task, recorder sink and events.
 //! - [`webrtc_leg`]: a browser's DTLS-SRTP leg (webrtc-rs) bridged to a relay leg.
@@ -15,6 +16,7 @@
 pub mod bridge;
 pub mod dtmf;
 pub mod g711;
+pub mod mixer;
 pub mod playout;
 pub mod ports;
 pub mod relay;

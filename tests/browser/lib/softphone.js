@@ -225,6 +225,50 @@ async function audioStats(page, which = 'harness') {
   }, which);
 }
 
+// Which of `freqs` (Hz) the page's call is hearing: the remote audio track through a Web Audio
+// analyser, sampled every 50 ms for `ms`. Returns { [freq]: dB relative to the loudest bin of the
+// spectrum }, the best reading of the bins next to each frequency: 0 for the loudest tone, a few
+// dB below for another tone as loud, -50 dB or lower for a tone that is not there (G.711
+// quantisation noise).
+async function toneLevels(page, which, freqs, ms = 2000) {
+  return page.evaluate(
+    async ([w, fs, dur]) => {
+      const session = w === 'console' ? window.softphone.session : window.sb.session;
+      const receiver = session.connection.getReceivers().find((r) => r.track && r.track.kind === 'audio');
+      const stream = new MediaStream([receiver.track]);
+      // Chromium pulls a remote WebRTC track into Web Audio only while a media element plays it.
+      const el = new Audio();
+      el.muted = true;
+      el.srcObject = stream;
+      await el.play().catch(() => {});
+      const ctx = new AudioContext();
+      const analyser = ctx.createAnalyser();
+      analyser.fftSize = 8192;
+      analyser.smoothingTimeConstant = 0;
+      ctx.createMediaStreamSource(stream).connect(analyser);
+      const bins = new Float32Array(analyser.frequencyBinCount);
+      const hzPerBin = ctx.sampleRate / analyser.fftSize;
+      const best = Object.fromEntries(fs.map((f) => [f, -Infinity]));
+      const end = Date.now() + dur;
+      while (Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 50));
+        analyser.getFloatFrequencyData(bins);
+        const loudest = Math.max(...Array.from(bins).filter(Number.isFinite));
+        if (!Number.isFinite(loudest)) continue;
+        for (const f of fs) {
+          const i = Math.round(f / hzPerBin);
+          const peak = Math.max(bins[i - 1], bins[i], bins[i + 1]);
+          if (Number.isFinite(peak)) best[f] = Math.max(best[f], peak - loudest);
+        }
+      }
+      await ctx.close();
+      el.srcObject = null;
+      return best;
+    },
+    [which, freqs, ms],
+  );
+}
+
 // Polls `audioStats` until `pred` holds; fails with the last stats after `ms`.
 async function audioUntil(page, which, pred, what, ms = 10000) {
   const end = Date.now() + ms;
@@ -335,5 +379,6 @@ async function openPhone(browser, url) {
 }
 
 module.exports = {
-  launch, launchKillable, openPhone, toneWav, chromiumArgs, audioStats, audioUntil, freeMediaPort, Phone,
+  launch, launchKillable, openPhone, toneWav, chromiumArgs, audioStats, audioUntil, toneLevels, freeMediaPort,
+  Phone,
 };

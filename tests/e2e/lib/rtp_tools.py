@@ -9,6 +9,12 @@
                                       16-bit WAV (one line per channel, left first)
   wav-gap FILE.wav                    longest run (ms) of frames silent on both channels,
                                       between the first and the last sound
+  pcap-levels CAPTURE.pcap DST_PORT F1 [F2 ...]
+                                      how much of the PCMU audio sent to DST_PORT each
+                                      frequency carries: prints "<packets> <share F1> ..."
+                                      (share: 0..1 of the signal's power, averaged over the
+                                      100 ms blocks that are not silent; ~1 for a lone tone,
+                                      ~0.5 each for two equal tones, ~0 for a tone not there)
 
 The dominant frequency is picked among the test tones (440, 1000 Hz) with the Goertzel
 algorithm; "0" means none of them stands out (silence or noise).
@@ -120,6 +126,29 @@ def pcap_tone(capture, port):
     print(packets, dominant(samples[: RATE * 2]))
 
 
+def tone_share(block, freq):
+    """The part of `block`'s power at `freq` (Goertzel power over the block's energy)."""
+    energy = sum(x * x for x in block)
+    if energy == 0:
+        return 0.0
+    return 2.0 * goertzel_power(block, freq) / (len(block) * energy)
+
+
+def pcap_levels(capture, port, freqs):
+    samples, packets = [], 0
+    for dst, payload in read_pcap(capture):
+        if dst != port or len(payload) < 12 or payload[1] & 0x7F != 0:
+            continue
+        packets += 1
+        samples.extend(ulaw_decode(b) for b in payload[12:])
+    block = RATE // 10
+    blocks = [samples[i:i + block] for i in range(0, len(samples) - block + 1, block)]
+    # Not silent: an RMS above ~-50 dBFS.
+    loud = [b for b in blocks if sum(x * x for x in b) / len(b) > 100.0 ** 2]
+    shares = [sum(tone_share(b, f) for b in loud) / len(loud) if loud else 0.0 for f in freqs]
+    print(packets, " ".join("%.3f" % s for s in shares))
+
+
 def wav_check(path):
     with wave.open(path) as w:
         if w.getnchannels() != 2 or w.getsampwidth() != 2 or w.getframerate() != RATE:
@@ -153,6 +182,9 @@ def wav_gap(path):
 
 def main():
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
+    if cmd == "pcap-levels":
+        pcap_levels(sys.argv[2], int(sys.argv[3]), [float(f) for f in sys.argv[4:]])
+        return
     if cmd == "tone-pcap":
         tone_pcap(float(sys.argv[2]), float(sys.argv[3]), sys.argv[4])
     elif cmd == "pcap-tone":

@@ -70,6 +70,9 @@ pub struct DropCounts {
     pub no_destination: u64,
     /// Paused while the bridge sent its own DTMF to the other leg.
     pub replaced_by_dtmf: u64,
+    /// Not forwarded because the other leg hears a mix instead (a supervisor whispering or
+    /// barging in); the audio reached that peer inside the mix.
+    pub mixed: u64,
 }
 
 /// Everything counted for one leg.

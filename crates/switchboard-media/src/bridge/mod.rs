@@ -52,6 +52,7 @@
 
 mod inject;
 mod leg;
+mod mixed;
 mod playout;
 
 pub use inject::{SendDtmfError, Transmit};
@@ -254,6 +255,7 @@ pub struct Bridge {
     audio: VecDeque<AudioFrame>,
     dtmf_out: inject::DtmfQueue,
     playouts: playout::Playouts,
+    mixed: mixed::MixedOutputs,
 }
 
 /// RTCP packet types 200-204 (and 192-223 generally) sit where RTP keeps marker + PT
@@ -272,6 +274,7 @@ impl Bridge {
             audio: VecDeque::new(),
             dtmf_out: inject::DtmfQueue::default(),
             playouts: playout::Playouts::default(),
+            mixed: mixed::MixedOutputs::default(),
         }
     }
 
@@ -388,6 +391,15 @@ impl Bridge {
             return None;
         };
 
+        if let Some(shadow) = self.mixed.shadow_mut(to) {
+            // That peer hears a mix (a supervisor whispering or barging in) made from the
+            // tapped audio instead of this packet. The tap keeps the numbering the relayed
+            // stream would have had, so the recording's channel stays continuous.
+            let ((_, _, tap_ts), _) = shadow.map(ssrc, seq, ts, crate::dtmf::CLOCK_RATE, now);
+            self.tap(leg, codec, tap_ts, &packet[payload_start..payload_end]);
+            self.leg_mut(leg).stats.dropped.mixed += 1;
+            return None;
+        }
         let ((out_ssrc, out_seq, out_ts), changed) =
             self.leg_mut(to)
                 .out
@@ -395,17 +407,9 @@ impl Bridge {
         if changed.is_some() {
             tracing::debug!(?leg, ssrc, "new RTP source behind the bridge");
         }
+        // Recorded even when the packet is not sent on below: the party did speak.
+        self.tap(leg, codec, out_ts, &packet[payload_start..payload_end]);
         let payload = &mut packet[payload_start..payload_end];
-        if self.config.audio_tap
-            && let Some(law) = codec.law()
-        {
-            // Recorded even when the packet is not sent on: the party did speak.
-            self.audio.push_back(AudioFrame {
-                leg,
-                rtp_timestamp: out_ts,
-                samples: law.decode(payload),
-            });
-        }
         if self.dtmf_out.sending_to(to, now) {
             // Our own digit is playing to that peer; its audio resumes after the end packets.
             self.leg_mut(to).out.unmap_newest(out_seq);
@@ -528,6 +532,20 @@ impl Bridge {
             .iter()
             .find_map(|(pt, c)| c.law().map(|l| (*pt, l)))?;
         Some((pt, Some((from, to))))
+    }
+
+    /// Decoded audio of a packet from `leg` for the recorder and the monitor mixer (only with
+    /// the audio tap on, and only for G.711).
+    fn tap(&mut self, leg: LegId, codec: Codec, rtp_timestamp: u32, payload: &[u8]) {
+        if self.config.audio_tap
+            && let Some(law) = codec.law()
+        {
+            self.audio.push_back(AudioFrame {
+                leg,
+                rtp_timestamp,
+                samples: law.decode(payload),
+            });
+        }
     }
 
     fn drain_dtmf(&mut self, leg: LegId) {

@@ -70,7 +70,7 @@ impl Playouts {
 
 /// The codec frames go out in on a leg: its first negotiated G.711 payload type (the answer's
 /// order is the preference order).
-fn g711_of(bridge: &Bridge, leg: LegId) -> Result<(u8, Law), StartPlayoutError> {
+pub(super) fn g711_of(bridge: &Bridge, leg: LegId) -> Result<(u8, Law), StartPlayoutError> {
     let config = bridge
         .leg(leg)
         .config

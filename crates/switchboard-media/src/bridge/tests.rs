@@ -680,3 +680,74 @@ fn reordered_packets_keep_their_order_after_a_source_change() {
         .collect();
     assert_eq!(out, vec![2, 4, 3]);
 }
+
+/// (seq, ts, ssrc) of an RTP packet.
+fn numbers(bytes: &[u8]) -> (u16, u32, u32) {
+    let r = RtpReader::new(bytes).unwrap();
+    (u16::from(r.sequence_number()), r.timestamp(), r.ssrc())
+}
+
+#[test]
+fn a_mixed_leg_gets_the_mix_instead_of_the_relayed_packets_and_the_recording_goes_on() {
+    let mut b = bridge_with(BridgeConfig {
+        audio_tap: true,
+        ..BridgeConfig::default()
+    });
+    // The agent (B) hears the customer (A) relayed first.
+    let mut p = audio(1, 0xA);
+    let first = b
+        .handle_packet(LegId::A, addr(PEER_A), &mut p, t(0))
+        .unwrap();
+    let (seq0, ts0, ssrc0) = numbers(&p[..first.len]);
+    assert!(b.poll_audio().is_some());
+
+    // A supervisor whispers: B's stream now comes from the mixer.
+    b.set_mixed_output(LegId::B, true);
+    assert!(b.is_mixed(LegId::B) && !b.is_mixed(LegId::A));
+    let mut p = audio(2, 0xA);
+    assert!(
+        b.handle_packet(LegId::A, addr(PEER_A), &mut p, t(20))
+            .is_none()
+    );
+    assert_eq!(b.stats(LegId::A).dropped.mixed, 1);
+    let tapped = b.poll_audio().unwrap();
+    assert_eq!(tapped.leg, LegId::A);
+    assert_eq!(
+        tapped.rtp_timestamp,
+        ts0.wrapping_add(160),
+        "recording stays continuous"
+    );
+
+    let mix = b.mixed_packet(LegId::B, &[500; 160], t(20)).unwrap();
+    assert_eq!(mix.to_addr, addr(PEER_B));
+    let (seq1, ts1, ssrc1) = numbers(&mix.bytes);
+    assert_eq!(ssrc1, ssrc0, "one stream for the agent's phone");
+    assert_eq!(seq1, seq0.wrapping_add(1), "no gap in the sequence");
+    assert!(ts1.wrapping_sub(ts0) >= 160);
+    let mix2 = b.mixed_packet(LegId::B, &[500; 160], t(40)).unwrap();
+    let (seq2, ts2, _) = numbers(&mix2.bytes);
+    assert_eq!((seq2, ts2), (seq1.wrapping_add(1), ts1.wrapping_add(160)));
+    let payload = RtpReader::new(&mix2.bytes).unwrap().payload().to_vec();
+    assert!(payload.iter().all(|x| (ulaw_decode(*x) - 500).abs() < 32));
+    // A is not mixed: no mixed packets for it.
+    assert!(b.mixed_packet(LegId::A, &[0; 160], t(40)).is_none());
+
+    // The supervisor leaves: relaying resumes in the same stream, after the mix.
+    b.set_mixed_output(LegId::B, false);
+    let mut p = audio(4, 0xA);
+    let f = b
+        .handle_packet(LegId::A, addr(PEER_A), &mut p, t(60))
+        .unwrap();
+    let (seq3, ts3, ssrc3) = numbers(&p[..f.len]);
+    assert_eq!(ssrc3, ssrc0);
+    assert_eq!(seq3, seq2.wrapping_add(1));
+    assert!(ts3.wrapping_sub(ts2) >= 160 && ts3.wrapping_sub(ts2) < 8000);
+}
+
+#[test]
+fn a_held_mixed_leg_gets_no_mix() {
+    let mut b = bridge();
+    b.set_mixed_output(LegId::A, true);
+    b.set_remote_direction(LegId::A, Direction::SendOnly, t(0));
+    assert!(b.mixed_packet(LegId::A, &[1; 160], t(20)).is_none());
+}

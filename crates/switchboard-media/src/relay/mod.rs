@@ -17,6 +17,7 @@
 //! [`Bridge`]: crate::bridge::Bridge
 
 mod bind;
+mod monitor;
 mod recording;
 mod recv;
 mod sink;
@@ -36,6 +37,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::bridge::{Bridge, BridgeConfig, LegConfig, LegId, LegStats, MediaEvent};
+use crate::mixer::{Mixer, MonitorMode, SupervisorLeg};
 use crate::playout::PlayoutSource;
 use crate::ports::{PortAllocator, PortError};
 use crate::sdp::Direction;
@@ -107,6 +109,10 @@ pub struct RelayReport<S> {
 pub struct MediaCall<S: AudioSink> {
     call: String,
     rtp_ports: [u16; 2],
+    /// Where a supervisor's sockets come from (see [`MediaCall::attach_monitor`]).
+    ports: Arc<Mutex<PortAllocator>>,
+    bind_ip: IpAddr,
+    clock: Arc<dyn Clock>,
     commands: mpsc::UnboundedSender<Command>,
     /// The task owns the sockets and the port leases (dropped in that order), so a port goes
     /// back only once its socket is closed: when the task ends, or when the runtime drops it
@@ -153,17 +159,19 @@ impl<S: AudioSink> MediaCall<S> {
             ..config.bridge
         };
         let (tx, rx) = mpsc::unbounded_channel();
+        let bind_ip = config.bind_ip;
         let task = RelayTask {
             call: call.clone(),
             sockets,
             bridge: Bridge::new(bridge),
-            clock,
+            clock: Arc::clone(&clock),
             sink,
             events,
             commands: rx,
             bufs: Box::new([[0; task::BUF_SIZE]; recv::BATCH]),
             events_dropped: 0,
             send_failures: 0,
+            monitor: None,
             _leases: [a.lease, b.lease],
         };
         let handle = runtime.spawn(task.run());
@@ -176,6 +184,9 @@ impl<S: AudioSink> MediaCall<S> {
         Ok(MediaCall {
             call,
             rtp_ports,
+            ports,
+            bind_ip,
+            clock,
             commands: tx,
             task: Some(handle),
         })
@@ -251,6 +262,50 @@ impl<S: AudioSink> MediaCall<S> {
     /// Records again after [`MediaCall::pause_recording`].
     pub fn resume_recording(&self) {
         self.send(Command::ResumeRecording);
+    }
+
+    /// A supervisor joins the call in `mode` (listen, whisper, barge; see [`crate::mixer`]):
+    /// binds a port pair for the supervisor's media and returns its RTP port, for the SDP
+    /// answered to the supervisor's phone. Its media flows once [`MediaCall::configure_monitor`]
+    /// says what it negotiated. A supervisor already on the call is replaced.
+    pub fn attach_monitor(&self, mode: MonitorMode) -> Result<u16, RelayError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| RelayError::NoRuntime)?;
+        let pair = bind::bind_pair(&self.ports, self.bind_ip)?;
+        let port = pair.lease.pair().rtp;
+        let register = |s: std::net::UdpSocket| {
+            let _guard = runtime.enter();
+            UdpSocket::from_std(s).map_err(RelayError::Register)
+        };
+        let monitor = monitor::Monitor {
+            mixer: Mixer::new(mode, self.clock.now()),
+            leg: SupervisorLeg::new(rand::random()),
+            rtp: register(pair.rtp)?,
+            _rtcp: register(pair.rtcp)?,
+            _lease: pair.lease,
+        };
+        self.send(Command::AttachMonitor(Box::new(monitor)));
+        tracing::debug!(
+            call = self.call,
+            port,
+            mode = mode.as_str(),
+            "supervisor joined"
+        );
+        Ok(port)
+    }
+
+    /// What the supervisor's side negotiated (its address and codecs).
+    pub fn configure_monitor(&self, config: LegConfig) {
+        self.send(Command::ConfigureMonitor(config));
+    }
+
+    /// Switches the supervisor between listen, whisper and barge.
+    pub fn set_monitor_mode(&self, mode: MonitorMode) {
+        self.send(Command::SetMonitorMode(mode));
+    }
+
+    /// The supervisor leaves: both parties hear each other as before, the port pair goes back.
+    pub fn detach_monitor(&self) {
+        self.send(Command::DetachMonitor);
     }
 
     /// Stops the task and waits for it, so the sockets are closed and the ports released when

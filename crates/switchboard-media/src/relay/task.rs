@@ -16,9 +16,11 @@ use tokio::time::{Instant, Sleep};
 
 use super::RelayEvent;
 use super::bind::PortLease;
+use super::monitor::{self, Monitor};
 use super::recv::{Buffers, recv_batch};
 use super::sink::AudioSink;
 use crate::bridge::{Bridge, LegConfig, LegId, LegStats, Socket};
+use crate::mixer::{MonitorMode, Party};
 use crate::playout::PlayoutSource;
 use crate::sdp::Direction;
 
@@ -50,6 +52,12 @@ pub(super) enum Command {
     StopPlayout(LegId),
     PauseRecording,
     ResumeRecording,
+    /// A supervisor joins the call (its sockets bound by the handle).
+    AttachMonitor(Box<Monitor>),
+    /// What the supervisor's side negotiated.
+    ConfigureMonitor(LegConfig),
+    SetMonitorMode(MonitorMode),
+    DetachMonitor,
     Stop,
 }
 
@@ -67,7 +75,8 @@ pub(super) struct TaskOutput<S> {
 enum Wake {
     Command(Option<Command>),
     Timer,
-    /// Bit `i` set: socket [`SOCKETS`]`[i]` has something to read.
+    /// Bit `i` set: socket [`SOCKETS`]`[i]` has something to read; bit [`MONITOR_BIT`]:
+    /// the supervisor's RTP socket.
     Readable(u8),
 }
 
@@ -78,6 +87,9 @@ const SOCKETS: [(LegId, Socket); 4] = [
     (LegId::B, Socket::Rtp),
     (LegId::B, Socket::Rtcp),
 ];
+
+/// The [`Wake::Readable`] bit of the supervisor's socket.
+const MONITOR_BIT: u8 = 1 << 4;
 
 fn leg_index(leg: LegId) -> usize {
     match leg {
@@ -107,6 +119,8 @@ pub(super) struct RelayTask<S> {
     pub(super) bufs: Box<Buffers>,
     pub(super) events_dropped: u64,
     pub(super) send_failures: u64,
+    /// A supervisor listening, whispering or barging in.
+    pub(super) monitor: Option<Box<Monitor>>,
     /// Declared after `sockets` so the sockets close before the ports go back.
     pub(super) _leases: [PortLease; 2],
 }
@@ -115,10 +129,11 @@ impl<S: AudioSink> RelayTask<S> {
     /// The earliest moment the bridge or the sink has timed work.
     fn next_deadline(&self) -> Option<Timestamp> {
         let sink = self.sink.as_ref().and_then(S::poll_timeout);
-        match (self.bridge.poll_timeout(), sink) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let mixer = self.monitor.as_ref().map(|m| m.mixer.poll_timeout());
+        [self.bridge.poll_timeout(), sink, mixer]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub(super) async fn run(mut self) -> TaskOutput<S> {
@@ -165,6 +180,9 @@ impl<S: AudioSink> RelayTask<S> {
                         if ready & (1 << i) != 0 {
                             self.receive(leg, socket);
                         }
+                    }
+                    if ready & MONITOR_BIT != 0 {
+                        self.receive_monitor();
                     }
                 }
             }
@@ -220,6 +238,33 @@ impl<S: AudioSink> RelayTask<S> {
                     sink.resume(now);
                 }
             }
+            Command::AttachMonitor(m) => {
+                self.bridge.set_audio_tap(true);
+                monitor::apply_mode(&mut self.bridge, m.mixer.mode());
+                if let Some(old) = self.monitor.replace(m) {
+                    tracing::warn!(call = self.call, "a second supervisor replaced the first");
+                    drop(old);
+                }
+            }
+            Command::ConfigureMonitor(config) => {
+                if let Some(m) = self.monitor.as_mut() {
+                    m.leg.configure(config);
+                }
+            }
+            Command::SetMonitorMode(mode) => {
+                if let Some(m) = self.monitor.as_mut() {
+                    m.mixer.set_mode(mode);
+                    monitor::apply_mode(&mut self.bridge, mode);
+                }
+            }
+            Command::DetachMonitor => {
+                if self.monitor.take().is_some() {
+                    for leg in [LegId::A, LegId::B] {
+                        self.bridge.set_mixed_output(leg, false);
+                    }
+                    self.bridge.set_audio_tap(self.sink.is_some());
+                }
+            }
             // Handled by the loop.
             Command::Stop => {}
         }
@@ -234,6 +279,69 @@ impl<S: AudioSink> RelayTask<S> {
             && sink.poll_timeout().is_some_and(|t| t <= now)
         {
             sink.handle_timeout(now);
+        }
+        self.send_mixes(now);
+    }
+
+    /// Sends the mixed frames that are due: the supervisor's on its own socket, the agent's
+    /// (whisper, barge) and the customer's (barge) into their legs' streams.
+    fn send_mixes(&mut self, now: Timestamp) {
+        let Some(m) = self.monitor.as_mut() else {
+            return;
+        };
+        if m.mixer.poll_timeout() > now {
+            return;
+        }
+        for frame in m.mixer.handle_timeout(now) {
+            let sent = match monitor::leg_of(frame.to) {
+                None => match m.leg.packet(&frame.samples) {
+                    Some((to, bytes)) => try_send(&m.rtp, &bytes, to),
+                    None => true,
+                },
+                Some(leg) => match self.bridge.mixed_packet(leg, &frame.samples, frame.due) {
+                    Some(t) => {
+                        let out = &self.sockets[leg_index(t.to_leg)][socket_index(Socket::Rtp)];
+                        try_send(out, &t.bytes, t.to_addr)
+                    }
+                    None => true,
+                },
+            };
+            if !sent {
+                self.send_failures += 1;
+            }
+        }
+    }
+
+    /// Reads the supervisor's RTP into the mixer.
+    fn receive_monitor(&mut self) {
+        let Some(m) = self.monitor.as_mut() else {
+            return;
+        };
+        let mut read = 0;
+        while read < RECV_BUDGET {
+            let batch = match recv_batch(&m.rtp, &mut self.bufs) {
+                Ok(batch) => batch,
+                Err(e) if is_transient(&e) => {
+                    read += 1;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(call = self.call, %e, "supervisor media receive failed");
+                    return;
+                }
+            };
+            read += batch.count.max(1);
+            for (i, &(len, from)) in batch.datagrams[..batch.count].iter().enumerate() {
+                let (Some(from), Some(buf)) = (from, self.bufs.get(i)) else {
+                    continue;
+                };
+                if let Some(samples) = m.leg.receive(from, &buf[..len.min(BUF_SIZE)]) {
+                    m.mixer.push(Party::Supervisor, &samples);
+                }
+            }
+            if batch.drained {
+                return;
+            }
         }
     }
 
@@ -257,6 +365,11 @@ impl<S: AudioSink> RelayTask<S> {
                     }
                     ready |= 1 << i;
                 }
+            }
+            if let Some(m) = self.monitor.as_ref()
+                && m.rtp.poll_recv_ready(cx).is_ready()
+            {
+                ready |= MONITOR_BIT;
             }
             if ready != 0 {
                 return Poll::Ready(Wake::Readable(ready));
@@ -318,6 +431,9 @@ impl<S: AudioSink> RelayTask<S> {
 
     fn drain_audio(&mut self, now: Timestamp) {
         while let Some(frame) = self.bridge.poll_audio() {
+            if let Some(m) = self.monitor.as_mut() {
+                m.mixer.push(monitor::party_of(frame.leg), &frame.samples);
+            }
             if let Some(sink) = self.sink.as_mut() {
                 sink.push(&frame, now);
             }

@@ -36,6 +36,22 @@ impl SipTu {
             return;
         };
         let dialled = request.uri.user.clone().unwrap_or_default();
+        if let Some((mode, extension)) = super::monitoring::parse_code(&dialled) {
+            let extension = extension.to_owned();
+            match caller {
+                Caller::Extension(supervisor) => {
+                    self.on_monitor_invite(key, request, from, supervisor, mode, extension)
+                        .await;
+                }
+                // A trunk or a transfer never steps into a call.
+                Caller::Trunk | Caller::Transfer => {
+                    let tag = switchboard_sip::transaction::new_tag();
+                    self.respond(key, response_to(&request, 403, Some(&tag)))
+                        .await;
+                }
+            }
+            return;
+        }
         let route = match self.route(&dialled, &caller).await {
             Ok(r) => r,
             Err(e) => {
@@ -85,6 +101,7 @@ impl SipTu {
                 queue: route.queue,
                 agent: caller_agent.or(route.agent),
                 outside_agents,
+                answered: false,
             },
         );
         let mut target = route.target;

@@ -33,6 +33,8 @@ use tokio::sync::mpsc;
 
 use super::records::RecordUpdate;
 
+mod monitor;
+
 /// What every call's media gets.
 #[derive(Debug, Clone)]
 pub(crate) struct MediaSettings {
@@ -94,6 +96,8 @@ pub(crate) struct RelayPlane {
     pending_records: Vec<RecordUpdate>,
     /// Calls whose callee is a browser (see [`RelayPlane::set_webrtc_callee`]).
     webrtc_callees: std::collections::HashSet<CallId>,
+    /// Supervisors' monitoring calls (see [`RelayPlane::set_monitor`]).
+    monitors: monitor::Monitors,
 }
 
 /// The law a browser leg runs.
@@ -228,6 +232,7 @@ impl RelayPlane {
             tenants: HashMap::new(),
             pending_records: Vec::new(),
             webrtc_callees: std::collections::HashSet::new(),
+            monitors: monitor::Monitors::default(),
         }
     }
 
@@ -486,8 +491,11 @@ impl MediaPlane for RelayPlane {
     }
 
     fn park(&mut self, call: &CallId, caller_offer: &[u8]) -> Result<Vec<u8>, MediaFailure> {
-        let music = self.settings.music_on_hold.clone();
         refuse_unservable_webrtc(caller_offer)?;
+        if let Some(answer) = self.park_monitor(call, caller_offer) {
+            return answer;
+        }
+        let music = self.settings.music_on_hold.clone();
         self.start_session(call, caller_offer)?;
         if is_webrtc_sdp(caller_offer) {
             if let Err(f) = self.answer_browser(call, caller_offer) {
@@ -629,6 +637,10 @@ impl MediaPlane for RelayPlane {
     }
 
     fn close(&mut self, call: &CallId) {
+        if self.close_monitor(call) {
+            self.tenants.remove(call);
+            return;
+        }
         self.tenants.remove(call);
         self.webrtc_callees.remove(call);
         let Some(mut session) = self.sessions.remove(call) else {

@@ -10,6 +10,7 @@ mod acd_glue;
 mod browsers;
 mod invite;
 pub(crate) mod media_plane;
+mod monitoring;
 pub(crate) mod queueing;
 pub(crate) mod records;
 mod register;
@@ -48,6 +49,8 @@ struct CallFacts {
     /// Agents this call ties up outside the ACD (the extension that placed it, the extension
     /// it rings): the ACD offers them no queue call until it ends.
     outside_agents: Vec<UserId>,
+    /// Whether the call has been answered (a supervisor may step into answered calls only).
+    answered: bool,
 }
 
 /// The transaction user.
@@ -76,6 +79,8 @@ pub(crate) struct SipTu {
     metrics: crate::metrics::CallMetrics,
     /// REFERs waiting to be routed (routing may ask the store).
     transfers: Vec<(CallId, String)>,
+    /// Supervisors' monitoring calls → the call each one listens to (see `monitoring`).
+    monitors: HashMap<CallId, CallId>,
     live: Option<LiveReceiver>,
     pub(super) queueing: queueing::Queueing,
     /// When queues and members are next re-read from the store.
@@ -138,6 +143,7 @@ impl SipTu {
             facts: HashMap::new(),
             metrics: p.metrics,
             transfers: Vec::new(),
+            monitors: HashMap::new(),
             live: p.live,
             queueing: p.queueing,
             next_reload: Timestamp::default(),
@@ -426,10 +432,12 @@ impl SipTu {
                 at,
                 target,
             } => {
-                if let Some(agent) = self.queueing.answered(&call, target, at)
-                    && let Some(f) = self.facts.get_mut(&call)
-                {
-                    f.agent = Some(UserId::from(agent.as_str()));
+                let acd_agent = self.queueing.answered(&call, target, at);
+                if let Some(f) = self.facts.get_mut(&call) {
+                    f.answered = true;
+                    if let Some(agent) = acd_agent {
+                        f.agent = Some(UserId::from(agent.as_str()));
+                    }
                 }
                 let agent = self.facts.get(&call).and_then(|f| f.agent.clone());
                 self.record(RecordUpdate::Answered {
@@ -442,6 +450,12 @@ impl SipTu {
             // Queue calls are routed to the ACD once it is wired in (issue 7); until then the
             // dial plan refuses queue numbers and these do not occur.
             CallEvent::Queued { call, queue, at } => {
+                if let Some(watched) = self.monitors.get(&call) {
+                    // A supervisor's monitoring call, answered by us: its media is on the
+                    // watched call already; nothing to queue.
+                    tracing::debug!(%call, %watched, "monitoring call answered");
+                    return;
+                }
                 tracing::info!(%call, %queue, "call waiting in queue");
                 let caller = self
                     .facts
@@ -472,6 +486,7 @@ impl SipTu {
                 at,
             } => {
                 tracing::info!(%call, cause = %cause, ?status, by = by.as_str(), "call ended");
+                self.end_monitors(&call);
                 if let Some(f) = self.facts.remove(&call) {
                     self.metrics.active.dec();
                     for agent in &f.outside_agents {

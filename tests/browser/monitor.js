@@ -1,0 +1,179 @@
+// A supervisor stepping into a live call from the browser softphone (issue 11, acceptance 4).
+// Run by tests/e2e/monitor.sh, which starts the server and passes HTTP_PORT, SIP_PORT, DOMAIN,
+// PASSWORD, TOKEN (the supervisor's), WORK, SCEN, RTP_TOOLS.
+//
+// The customer (SIPp caller) plays 440 Hz, the agent (SIPp phone 1001) 1000 Hz, the supervisor's
+// browser microphone 2000 Hz. Who hears whom is measured by audio energy: in the supervisor's page
+// (a Web Audio analyser on the received track) and in tcpdump captures of the RTP each SIPp phone
+// receives (rtp_tools.py pcap-levels: the share of each tone in what it heard).
+'use strict';
+
+const assert = require('assert/strict');
+const sp = require('./lib/softphone');
+
+const { HTTP_PORT, SIP_PORT, DOMAIN, PASSWORD, TOKEN, WORK, SCEN, RTP_TOOLS } = process.env;
+const peers = require('./lib/peers')({ SIP_PORT, WORK, SCEN, RTP_TOOLS });
+const BASE = `http://127.0.0.1:${HTTP_PORT}`;
+const WS_URL = `ws://127.0.0.1:${HTTP_PORT}/sip`;
+const CUSTOMER = 440;
+const AGENT = 1000;
+const SUPERVISOR = 2000;
+// A tone is heard when it carries this share of the power a phone receives, and is not heard
+// below the lower bound (a lone tone gives ~1, two equal tones ~0.5 each, an absent one ~0).
+const HEARD = 0.15;
+const NOT_HEARD = 0.03;
+// In the page: dB below the loudest bin of the spectrum.
+const PAGE_HEARD = -25;
+
+const step = (s) => console.log(`== ${s}`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function api(method, path) {
+  const r = await fetch(`${BASE}/api/v1${path}`, { method, headers: { Authorization: `Bearer ${TOKEN}` } });
+  assert.ok(r.ok, `${method} ${path}: ${r.status}`);
+  return r.status === 204 ? null : r.json();
+}
+
+// The newest call record with `number`, once `pred` holds (the records writer is asynchronous).
+async function callRecord(number, pred, what) {
+  const end = Date.now() + 15000;
+  let call;
+  while (Date.now() < end) {
+    const body = await api('GET', `/calls?number=${encodeURIComponent(number)}&limit=1`);
+    call = (body.items || body)[0];
+    if (call && pred(call)) return call;
+    await sleep(200);
+  }
+  assert.fail(`${what}: newest call of ${number} is ${JSON.stringify(call)}`);
+}
+
+async function phoneFor(browser, user) {
+  const phone = await sp.openPhone(browser, `${BASE}/healthz`);
+  await phone.page.evaluate(() => {
+    window.sb.call_raw = (target) =>
+      window.sb.ua.call(target, {
+        mediaConstraints: {
+          audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+          video: false,
+        },
+      });
+  });
+  const got = await phone.register({ ws: WS_URL, user, domain: DOMAIN, password: PASSWORD });
+  assert.equal(got.name, 'registered', `${user} registers: ${JSON.stringify(got)}`);
+  return phone;
+}
+
+const hasAudio = (s) => s.received > 20 && s.receivedLevel > 0.01;
+
+// The supervisor dials `code` + 1001 (the `nth` call of the page) and, once audio flows,
+// measures for three seconds what the page hears and what each SIPp phone receives.
+async function monitorPhase(supervisor, code, nth, ports) {
+  // A softphone's voice processing (noise suppression in particular) takes a steady test tone
+  // for noise and fades it out; the supervisor's microphone is sent as it is.
+  await supervisor.page.evaluate(
+    (t) => window.sb.call_raw(t),
+    `sip:${code}1001@${DOMAIN}`,
+  );
+  // (Earlier calls of this page failed on purpose, so a failure cannot end the wait here.)
+  await supervisor.waitFor('confirmed', { nth }).catch(async (e) => {
+    assert.fail(`${code}1001 is not answered (${e.message}): ${JSON.stringify(await supervisor.events())}`);
+  });
+  await supervisor.audioUntil(hasAudio, `the supervisor hears the call (${code})`);
+  const file = `${WORK}/monitor-${code.slice(1)}.pcap`;
+  const cap = await peers.capture(file, [ports.customer, ports.agent]);
+  const page = await sp.toneLevels(supervisor.page, 'harness', [CUSTOMER, AGENT, SUPERVISOR], 3000);
+  await cap.stop();
+  const freqs = [CUSTOMER, AGENT, SUPERVISOR];
+  const heard = {
+    page,
+    customer: peers.levelsAt(file, ports.customer, freqs),
+    agent: peers.levelsAt(file, ports.agent, freqs),
+  };
+  console.log(`   ${code}: ${JSON.stringify(heard)}`);
+  assert.ok(heard.customer.packets > 50 && heard.agent.packets > 50, 'both phones keep receiving RTP');
+  assert.ok(page[CUSTOMER] > PAGE_HEARD, `the supervisor hears the customer (${code})`);
+  assert.ok(page[AGENT] > PAGE_HEARD, `the supervisor hears the agent (${code})`);
+  return heard;
+}
+
+async function hangUp(phone, nth) {
+  await phone.hangup();
+  await phone.waitFor('ended', { nth });
+}
+
+async function main() {
+  const browser = await sp.launch({ wav: sp.toneWav(`${WORK}/supervisor-2000.wav`, SUPERVISOR, 10) });
+  try {
+    step('set-up: supervisor 1009 and agent 1002 register from browsers; SIPp agent 1001 registers');
+    const supervisor = await phoneFor(browser, '1009');
+    const otherAgent = await phoneFor(browser, '1002');
+    const agentSip = await peers.freePort();
+    const reg = await peers.sipp('register-1001', 'register.xml', '1001', {
+      port: agentSip, args: ['-au', '1001', '-ap', PASSWORD, '-set', 'expires', '300', '-set', 'domain', DOMAIN],
+    });
+    assert.equal(reg, 0, 'SIPp registers 1001');
+
+    step('nobody to listen to yet: *811001 → 404');
+    await supervisor.call(`sip:*811001@${DOMAIN}`);
+    const none = await supervisor.waitFor('failed', { nth: 1 });
+    assert.equal(none.detail.cause, 'Not Found', JSON.stringify(none));
+
+    step('a customer (440 Hz) calls 1001; the SIPp agent answers (1000 Hz)');
+    const ports = { customer: await sp.freeMediaPort(), agent: await sp.freeMediaPort() };
+    const agentDone = peers.sipp('agent-1001', 'uas_answer.xml', '1001', { port: agentSip, mediaPort: ports.agent });
+    const customerDone = peers.sipp('customer', 'uac_talk_until_bye.xml', '1001', { mediaPort: ports.customer });
+    const call = await callRecord('1001', (c) => c.answered_at, 'the customer call is answered');
+
+    step('an agent may not listen to another agent: 1002 dials *811001 → 403');
+    await otherAgent.call(`sip:*811001@${DOMAIN}`);
+    const refused = await otherAgent.waitFor('failed', { nth: 1 });
+    assert.equal(refused.detail.cause, 'Rejected', JSON.stringify(refused));
+
+    step('listen (*81): the supervisor hears both; neither party hears the supervisor');
+    const listen = await monitorPhase(supervisor, '*81', 1, ports);
+    assert.ok(listen.customer[SUPERVISOR] < NOT_HEARD, 'the customer does not hear the supervisor (listen)');
+    assert.ok(listen.agent[SUPERVISOR] < NOT_HEARD, 'the agent does not hear the supervisor (listen)');
+    assert.ok(listen.customer[AGENT] > HEARD, 'the customer still hears the agent');
+    assert.ok(listen.agent[CUSTOMER] > HEARD, 'the agent still hears the customer');
+    await hangUp(supervisor, 1);
+
+    step('whisper (*82): the agent hears the supervisor and the customer; the customer never hears the supervisor');
+    const whisper = await monitorPhase(supervisor, '*82', 2, ports);
+    assert.ok(whisper.agent[SUPERVISOR] > HEARD, 'the agent hears the supervisor (whisper)');
+    assert.ok(whisper.agent[CUSTOMER] > HEARD, 'the agent still hears the customer (whisper)');
+    assert.ok(whisper.customer[SUPERVISOR] < NOT_HEARD, 'the whisper does not reach the customer');
+    assert.ok(whisper.customer[AGENT] > HEARD, 'the customer still hears the agent (whisper)');
+    await hangUp(supervisor, 2);
+
+    step('barge (*83): everyone hears everyone');
+    const barge = await monitorPhase(supervisor, '*83', 3, ports);
+    assert.ok(barge.customer[SUPERVISOR] > HEARD, 'the customer hears the supervisor (barge)');
+    assert.ok(barge.customer[AGENT] > HEARD, 'the customer hears the agent (barge)');
+    assert.ok(barge.agent[SUPERVISOR] > HEARD, 'the agent hears the supervisor (barge)');
+    assert.ok(barge.agent[CUSTOMER] > HEARD, 'the agent hears the customer (barge)');
+
+    step('the call ends (hung up through the API): the supervisor is hung up too, CDRs written');
+    await api('POST', `/calls/${call.id}/hangup`);
+    const ended = await supervisor.waitFor('ended', { nth: 3, orNames: [] });
+    assert.equal(ended.detail.originator, 'remote', JSON.stringify(ended));
+    assert.equal(await customerDone, 0, 'the customer got its BYE');
+    assert.equal(await agentDone, 0, 'the agent got its BYE');
+    const cdr = await callRecord('1001', (c) => c.state === 'ended', 'CDR of the monitored call');
+    assert.equal(cdr.id, call.id);
+    const monitors = await api('GET', '/calls?limit=20');
+    const targets = (monitors.items || monitors).map((c) => c.target);
+    for (const mode of ['listen', 'whisper', 'barge']) {
+      assert.ok(targets.includes(`monitor:${mode}:1001`), `the ${mode} session has its CDR: ${targets}`);
+    }
+  } finally {
+    await browser.close();
+  }
+}
+
+main().then(
+  () => console.log('monitor checks passed'),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
