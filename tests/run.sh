@@ -27,6 +27,10 @@ step() {
 }
 
 ensure_rust_tools
+# Every suite's server logs, for the masked-numbers check at the end.
+export SWITCHBOARD_TEST_LOGS="$ROOT/target/test-logs"
+if [ -z "${ONLY:-}" ]; then rm -rf "$SWITCHBOARD_TEST_LOGS"; fi
+mkdir -p "$SWITCHBOARD_TEST_LOGS"
 step "postgres reachable" require_postgres
 step "fmt" cargo fmt --all -- --check
 step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -39,6 +43,8 @@ for bench in tests/bench/*.sh; do
   [ -e "$bench" ] || continue
   step "bench smoke $(basename "$bench" .sh)" env SMOKE=1 bash tests/bench.sh "$(basename "$bench" .sh)"
 done
+
+step "logs masked" bash tests/logs_masked.sh
 
 echo
 echo "=== summary"

@@ -27,6 +27,7 @@ WORK=$(mktemp -d)
 SERVER_PID=""
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  keep_logs "$WORK" schemathesis
   rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -47,3 +47,14 @@ ensure_browser_tests() {
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   fi
 }
+
+# keep_logs DIR NAME: copies the server logs a suite left in DIR (*.log, *.out, *.err) to
+# $SWITCHBOARD_TEST_LOGS/NAME/ when the test command collects them (tests/run.sh sets it), so
+# tests/logs_masked.sh can check the whole run's logs for unmasked phone numbers.
+keep_logs() {
+  [ -n "${SWITCHBOARD_TEST_LOGS:-}" ] && [ -d "$1" ] || return 0
+  local dest="$SWITCHBOARD_TEST_LOGS/$2"
+  mkdir -p "$dest"
+  find "$1" -maxdepth 2 -type f \( -name '*.log' -o -name '*.out' -o -name '*.err' \) \
+    ! -name 'sipp-*' -exec cp --backup=numbered -t "$dest" {} + 2>/dev/null || true
+}

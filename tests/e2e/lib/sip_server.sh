@@ -14,6 +14,7 @@ CLEANUP_EXTRA=${CLEANUP_EXTRA:-}
 cleanup() {
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
   jobs -p | xargs -r kill 2>/dev/null || true
+  keep_logs "$WORK" "$(basename "$0" .sh)"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
