@@ -30,5 +30,5 @@ pub mod tokens;
 pub mod users;
 pub mod visits;
 
-pub use engine::{Engine, Store};
+pub use engine::{Engine, Store, redact_url};
 pub use error::StoreError;

@@ -33,6 +33,8 @@ pub enum CommandError {
     Repair(#[from] RepairError),
     #[error("{failed} recording(s) could not be repaired")]
     RecordingsNotRepaired { failed: usize },
+    #[error("{damaged} recording(s) are missing or damaged and were not backed up")]
+    RecordingsDamaged { damaged: usize },
 }
 
 impl CommandError {
@@ -58,7 +60,7 @@ pub async fn dispatch(
                 config.http.listen,
                 config.sip.udp_listen,
                 config.sip.tcp_listen,
-                redact_url(&config.database.url)
+                switchboard_store::redact_url(&config.database.url)
             );
             Ok(())
         }
@@ -72,24 +74,35 @@ pub async fn dispatch(
         Command::User(cmd) => user(cmd, &config).await,
         Command::Backup { dir } => {
             let store = serve::open_store(&config).await?;
-            let manifest = backup::create_backup(&store, &dir, SystemClock.now()).await;
+            let recordings = &config.storage.recordings_dir;
+            let report = backup::create_backup(
+                &store,
+                &config.database.url,
+                Some(recordings.as_path()),
+                &dir,
+                SystemClock.now(),
+            )
+            .await;
             store.close().await;
-            let manifest = manifest?;
-            let rows: i64 = manifest.row_counts.values().sum();
-            println!(
-                "backup written to {} ({} rows, sha256 {})",
-                dir.display(),
-                rows,
-                manifest.sha256
-            );
-            Ok(())
+            let report = report?;
+            print_backup_report(&dir, &report);
+            match report.damaged.len() {
+                0 => Ok(()),
+                damaged => Err(CommandError::RecordingsDamaged { damaged }),
+            }
         }
         Command::Restore { dir } => {
-            let report =
-                backup::restore_backup(&dir, &config.database.url, SystemClock.now()).await?;
+            let report = backup::restore_backup(
+                &dir,
+                &config.database.url,
+                Some(config.storage.recordings_dir.as_path()),
+                SystemClock.now(),
+            )
+            .await?;
             println!(
-                "restored {} from {} (backup of {})",
-                report.restored_to.display(),
+                "restored {} and {} recording file(s) from {} (backup of {})",
+                report.restored_to,
+                report.recordings_written,
                 dir.display(),
                 report.manifest.created_at
             );
@@ -356,37 +369,20 @@ fn new_password(from_stdin: bool) -> Result<(String, bool), CommandError> {
     Ok((password, false))
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let creds = &url[scheme_end + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_passwords_are_not_printed() {
-        assert_eq!(
-            redact_url("postgres://sb:hunter2@db/sb"),
-            "postgres://sb:***@db/sb"
-        );
-        assert_eq!(
-            redact_url("postgres://postgres@127.0.0.1/test"),
-            "postgres://postgres@127.0.0.1/test"
-        );
-        assert_eq!(
-            redact_url("sqlite://var/switchboard.db"),
-            "sqlite://var/switchboard.db"
-        );
+/// What `backup` wrote, and every recording it could not take, one line each.
+pub(crate) fn print_backup_report(dir: &Path, report: &backup::BackupReport) {
+    let m = &report.manifest;
+    let rows: i64 = m.row_counts.values().sum();
+    let bytes: u64 = m.recordings.iter().map(|r| r.size).sum();
+    println!(
+        "backup written to {} ({} database, {rows} rows, sha256 {}; {} recording(s), {bytes} bytes, each checked against its stored SHA-256; {} still recording, left for the next backup)",
+        dir.display(),
+        m.engine,
+        m.sha256,
+        m.recordings.len(),
+        m.recordings_in_progress
+    );
+    for d in &report.damaged {
+        eprintln!("recording {} not backed up: {}", d.path, d.problem);
     }
 }

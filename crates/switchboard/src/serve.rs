@@ -186,7 +186,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         .with_recordings_root(config.storage.recordings_dir.clone());
     // Ticket clock sweep, webhook delivery and the campaign triggers run beside HTTP and stop before the store closes.
     let (background_stop, background_rx) = tokio::sync::watch::channel(false);
-    let background = [
+    let mut background = vec![
         switchboard_crm::tickets::spawn_sweeper(
             store.clone(),
             clock.clone(),
@@ -205,9 +205,18 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             clock.clone(),
             crate::campaign_driver::trigger_config(&config.campaign),
             crate::campaign_driver::TICK_EVERY,
-            background_rx,
+            background_rx.clone(),
         ),
     ];
+    if let Some(schedule) = backup_schedule(&config) {
+        tracing::info!(dir = %schedule.dir.display(), time = %config.backup.time, keep = schedule.keep, "daily backup on");
+        background.push(crate::backup_schedule::spawn(
+            store.clone(),
+            clock.clone(),
+            schedule,
+            background_rx,
+        ));
+    }
     let sip = crate::sip_service::SipService::start(
         &config,
         store.clone(),
@@ -342,4 +351,18 @@ impl ShutdownSignal {
             "SIGINT"
         }
     }
+}
+
+/// The daily backup's settings, when `backup.dir` is set (validated at load).
+fn backup_schedule(config: &Config) -> Option<crate::backup_schedule::Schedule> {
+    if config.backup.dir.as_os_str().is_empty() {
+        return None;
+    }
+    Some(crate::backup_schedule::Schedule {
+        dir: config.backup.dir.clone(),
+        minute_of_day: crate::backup_schedule::parse_time_of_day(&config.backup.time)?,
+        keep: config.backup.keep as usize,
+        database_url: config.database.url.clone(),
+        recordings_dir: config.storage.recordings_dir.clone(),
+    })
 }

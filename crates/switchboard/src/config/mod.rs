@@ -43,6 +43,7 @@ pub struct Config {
     pub trunk: TrunkConfig,
     pub database: DatabaseConfig,
     pub storage: StorageConfig,
+    pub backup: BackupConfig,
     pub auth: AuthConfig,
     pub logging: LoggingConfig,
     pub acd: AcdConfig,
@@ -159,6 +160,15 @@ impl Config {
                 );
             }
             (None, None) => {}
+        }
+        if crate::backup_schedule::parse_time_of_day(&self.backup.time).is_none() {
+            return err(
+                "backup.time",
+                format!("'{}' is not a time of day as HH:MM (UTC)", self.backup.time),
+            );
+        }
+        if self.backup.keep == 0 {
+            return err("backup.keep", "must keep at least 1 backup".into());
         }
         if self.rtp.port_min < 1024 {
             return err(

@@ -212,6 +212,29 @@ impl Default for StorageConfig {
     }
 }
 
+/// The daily backup `serve` takes (see `backup_schedule`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// Where each run's folder goes (`<YYYYMMDDTHHMMSSZ>/`); empty turns the daily backup off.
+    /// Use another disk or a mounted share of another machine.
+    pub dir: PathBuf,
+    /// Time of day, UTC, "HH:MM".
+    pub time: String,
+    /// Runs kept; older ones are deleted after a successful run.
+    pub keep: u32,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig {
+            dir: PathBuf::new(),
+            time: "03:00".into(),
+            keep: 7,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {

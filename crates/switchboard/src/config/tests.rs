@@ -117,6 +117,11 @@ fn port_out_of_range_is_named() {
 #[test]
 fn invalid_values_are_named() {
     assert_eq!(
+        key_error(load("[backup]\ntime = \"3am\"\n")).0,
+        "backup.time"
+    );
+    assert_eq!(key_error(load("[backup]\nkeep = 0\n")).0, "backup.keep");
+    assert_eq!(
         key_error(load("[rtp]\nport_min = 20001\n")).0,
         "rtp.port_min"
     );
