@@ -19,6 +19,8 @@ ensure_rust_tools() {
   command -v cargo >/dev/null || { echo "cargo is required (rustup)"; return 1; }
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+  # The backup tests run pg_dump and pg_restore against the test PostgreSQL.
+  ensure_apt pg_dump postgresql-client pg_restore postgresql-client
 }
 
 # PostgreSQL must answer at $SWITCHBOARD_TEST_PG_URL's host and port: a missing database is a
