@@ -174,15 +174,15 @@ for line in lines:
 PY
 }
 for _ in $(seq 1 100); do
-  hook_events "$call_id" | grep -q '^recording.ready' && break
+  hook_events "$call_id" | grep >/dev/null '^recording.ready' && break
   sleep 0.1
 done
 hook_events "$call_id" | sed 's/^/   /'
-hook_events "$call_id" | grep -q "^call.started setup " || fail "no call.started event"
-hook_events "$call_id" | grep -q "^call.answered answered " || fail "no call.answered event"
-hook_events "$call_id" | grep -qx "call.ended ended normal-clearing $recording_id" ||
+hook_events "$call_id" | grep >/dev/null "^call.started setup " || fail "no call.started event"
+hook_events "$call_id" | grep >/dev/null "^call.answered answered " || fail "no call.answered event"
+hook_events "$call_id" | grep -x >/dev/null "call.ended ended normal-clearing $recording_id" ||
   fail "no call.ended event naming the end cause and recording $recording_id"
-hook_events "$call_id" | grep -qx "recording.ready complete - $sha" ||
+hook_events "$call_id" | grep -x >/dev/null "recording.ready complete - $sha" ||
   fail "no recording.ready event with the file's SHA-256"
 
 echo "== CANCEL before answer: 487 to the caller, CANCEL to the phone"

@@ -17,6 +17,7 @@
 //!    [`transaction::TransactionLayer::send_request`], building in-dialog requests with
 //!    [`dialog::Dialog`].
 
+pub mod admission;
 pub mod auth;
 pub mod b2bua;
 pub mod dialog;

@@ -124,6 +124,17 @@ impl prometheus_client::collector::Collector for SipTransportCollector {
             prometheus_client::metrics::MetricType::Counter,
         )?;
         ConstCounter::new(refused).encode(family)?;
+        let limited = self
+            .0
+            .source_limited
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let family = encoder.encode_descriptor(
+            "sip_source_limited",
+            "New SIP dialogs answered 503 because their source address exceeded sip.source_rate_per_sec",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        ConstCounter::new(limited).encode(family)?;
         let Some((_, first)) = per_transport.first() else {
             return Ok(());
         };

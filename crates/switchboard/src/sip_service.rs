@@ -108,6 +108,13 @@ impl SipService {
             max_connections: config.sip.ws_max_connections.max(1),
             ..WsLimits::default()
         };
+        driver_config.source_limits = switchboard_sip::admission::SourceLimits {
+            per_second: f64::from(config.sip.source_rate_per_sec),
+            burst: f64::from(config.sip.source_rate_burst),
+            ..Default::default()
+        };
+        // The trunks carry every customer's calls: never limited.
+        driver_config.source_limit_exempt = config.trunk.inbound_from.clone();
         let (mut driver, events) = SipDriver::start(driver_config, counters).await?;
         let closed_flows = driver.closed_flows();
         tracing::info!(restored = count, "SIP registrar ready");

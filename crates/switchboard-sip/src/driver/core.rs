@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::tcp::Connections;
 use super::{Command, Counters, Inbound, TransportCounters, TuEvent};
+use crate::admission::SourceLimiter;
 use crate::inbound::{stamp_via, validate};
 use crate::message::{Message, Method, Transport, response_to};
 use crate::transaction::{LayerOutput, Peer, Timers, TransactionLayer, TxKey};
@@ -25,6 +26,7 @@ pub(crate) struct Core {
     ws: Connections,
     tu: mpsc::Sender<TuEvent>,
     counters: Arc<Counters>,
+    limiter: SourceLimiter,
 }
 
 impl Core {
@@ -35,6 +37,7 @@ impl Core {
         ws: Connections,
         tu: mpsc::Sender<TuEvent>,
         counters: Arc<Counters>,
+        limiter: SourceLimiter,
     ) -> Core {
         Core {
             layer: TransactionLayer::new(timers),
@@ -43,6 +46,7 @@ impl Core {
             ws,
             tu,
             counters,
+            limiter,
         }
     }
 
@@ -97,6 +101,19 @@ impl Core {
                         let resp = e.response(&req);
                         self.layer.send_stateless(Message::Response(resp), from);
                     }
+                    return;
+                }
+                // A new dialog from an address over its rate is answered here, without a
+                // transaction (no state, no retransmissions), so a flood costs one parse and
+                // one small datagram per request and never reaches the call control. CANCEL
+                // and ACK belong to a transaction already admitted.
+                let opens = !matches!(req.method, Method::Ack | Method::Cancel)
+                    && req.headers.to().is_ok_and(|to| to.tag().is_none());
+                if opens && !self.limiter.admit(from.addr.ip(), now) {
+                    self.counters.source_limited.fetch_add(1, Ordering::Relaxed);
+                    let mut resp = response_to(&req, 503, None);
+                    resp.headers.push("Retry-After", "10");
+                    self.layer.send_stateless(Message::Response(resp), from);
                     return;
                 }
                 Message::Request(req)

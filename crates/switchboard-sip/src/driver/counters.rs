@@ -67,6 +67,9 @@ pub struct Counters {
     pub ws: Arc<TransportCounters>,
     /// New dialogs answered 503 because the TU's queue was nearly full (overload).
     pub overload_refused: AtomicU64,
+    /// New dialogs answered 503 (statelessly) because their source address sent more than
+    /// its rate (see [`crate::admission`]).
+    pub source_limited: AtomicU64,
 }
 
 impl Counters {

@@ -58,6 +58,10 @@ pub struct DriverConfig {
     pub queue_depth: usize,
     /// SIP over WebSocket flows (accepted by the HTTP listener).
     pub ws: WsLimits,
+    /// New dialogs per source address (floods, scanners).
+    pub source_limits: crate::admission::SourceLimits,
+    /// Addresses never rate limited (the trunks).
+    pub source_limit_exempt: Vec<std::net::IpAddr>,
 }
 
 impl DriverConfig {
@@ -71,6 +75,8 @@ impl DriverConfig {
             tcp_idle_timeout: Duration::from_secs(600),
             queue_depth: 4096,
             ws: WsLimits::default(),
+            source_limits: crate::admission::SourceLimits::default(),
+            source_limit_exempt: Vec::new(),
         }
     }
 }
@@ -204,6 +210,10 @@ impl SipDriver {
             ws_connections,
             tu_tx,
             counters.clone(),
+            crate::admission::SourceLimiter::new(
+                config.source_limits,
+                config.source_limit_exempt.clone(),
+            ),
         );
         let tasks = vec![
             tokio::spawn(core.run(inbound_rx, command_rx)),

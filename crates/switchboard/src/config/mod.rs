@@ -167,6 +167,12 @@ impl Config {
                 format!("'{}' is not a time of day as HH:MM (UTC)", self.backup.time),
             );
         }
+        if self.sip.source_rate_per_sec == 0 {
+            return err("sip.source_rate_per_sec", "must be at least 1".into());
+        }
+        if self.sip.source_rate_burst == 0 {
+            return err("sip.source_rate_burst", "must be at least 1".into());
+        }
         if self.backup.keep == 0 {
             return err("backup.keep", "must keep at least 1 backup".into());
         }

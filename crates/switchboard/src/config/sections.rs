@@ -69,6 +69,11 @@ pub struct SipConfig {
     pub ws_ping_interval_secs: u64,
     pub ws_idle_timeout_secs: u64,
     pub ws_max_connections: usize,
+    /// New dialogs (INVITE, REGISTER, …) one source address may open per second, and at once;
+    /// beyond that it gets 503 Retry-After without reaching call control. `trunk.inbound_from`
+    /// addresses are exempt.
+    pub source_rate_per_sec: u32,
+    pub source_rate_burst: u32,
 }
 
 impl Default for SipConfig {
@@ -86,6 +91,8 @@ impl Default for SipConfig {
             ws_ping_interval_secs: 25,
             ws_idle_timeout_secs: 60,
             ws_max_connections: 1024,
+            source_rate_per_sec: 50,
+            source_rate_burst: 100,
         }
     }
 }
