@@ -170,6 +170,14 @@ async function main() {
     assert.equal(refused.status, 400);
     assert.match(JSON.parse(refused.body).error.message, /subprotocol 'sip'/);
 
+    step('a page of another site may not open /sip (cross-site WebSocket): 403; our own origin may');
+    const foreign = await rawSocket(['sip'], { origin: 'https://evil.example' });
+    assert.equal(foreign.status, 403);
+    assert.match(JSON.parse(foreign.body).error.message, /origin/);
+    const own = await rawSocket(['sip'], { origin: `http://127.0.0.1:${HTTP_PORT}` });
+    assert.equal(own.ws.protocol, 'sip');
+    own.ws.close();
+
     step('garbage is dropped, an unauthenticated REGISTER gets 401 (MD5 last, received filled)');
     const errorsBefore = await wsCounter('sip_parse_errors');
     const raw = await rawSocket(['sip']);

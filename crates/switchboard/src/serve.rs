@@ -229,7 +229,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let app =
         crate::http::app(api, metrics, config.http.max_body_bytes).merge(crate::sip_ws::router(
             sip.ws_transport(),
-            crate::sip_ws::WsSettings::from_config(&config.sip),
+            crate::sip_ws::WsSettings::from_config(&config),
         ));
 
     let listener = TcpListener::bind(config.http.listen)

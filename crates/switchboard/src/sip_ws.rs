@@ -25,21 +25,69 @@ use tokio::time::Instant;
 /// The subprotocol RFC 7118 registers.
 const SUBPROTOCOL: &str = "sip";
 
-/// Keep-alive settings (from the `sip` config section).
-#[derive(Debug, Clone, Copy)]
+/// Keep-alive settings (from the `sip` config section) and who may connect.
+#[derive(Debug, Clone)]
 pub struct WsSettings {
     pub ping_interval: Duration,
     pub idle_timeout: Duration,
+    /// Other origins allowed besides the page's own (`http.allowed_origins`), normalised.
+    pub allowed_origins: Vec<String>,
 }
 
 impl WsSettings {
-    /// The `sip.ws_*` keys.
-    pub fn from_config(sip: &crate::config::SipConfig) -> WsSettings {
+    /// The `sip.ws_*` keys and `http.allowed_origins`.
+    pub fn from_config(config: &crate::config::Config) -> WsSettings {
+        let sip = &config.sip;
         WsSettings {
             ping_interval: Duration::from_secs(sip.ws_ping_interval_secs.max(1)),
             idle_timeout: Duration::from_secs(sip.ws_idle_timeout_secs.max(1)),
+            allowed_origins: config
+                .http
+                .allowed_origins
+                .iter()
+                .filter_map(|o| parse_origin(o))
+                .collect(),
         }
     }
+}
+
+/// `https://Crm.Example.com:443/` → `https://crm.example.com:443`; `None` unless it is an
+/// http(s) origin (scheme and host, optional port, nothing else).
+pub fn parse_origin(origin: &str) -> Option<String> {
+    let (scheme, rest) = origin.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let host = rest.strip_suffix('/').unwrap_or(rest);
+    let valid = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    valid.then(|| format!("{scheme}://{}", host.to_ascii_lowercase()))
+}
+
+/// Whether a WebSocket upgrade may go on. Browsers always send `Origin`: a page may open
+/// `/sip` from our own origin (its host is the `Host` it connects to) or from one listed in
+/// `http.allowed_origins`; any other page is refused, so a site an agent happens to visit
+/// cannot use the agent's browser to reach us (cross-site WebSocket hijacking). Clients that are
+/// not browsers send no `Origin` and are let through to the digest check like any phone.
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Some(origin) = origin.to_str().ok().and_then(parse_origin) else {
+        return false;
+    };
+    let own = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|host| {
+            origin
+                .split_once("://")
+                .is_some_and(|(_, o)| o.eq_ignore_ascii_case(host))
+        });
+    own || allowed.contains(&origin)
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +145,13 @@ async fn upgrade(
             );
         }
     };
+    if !origin_allowed(&headers, &state.settings.allowed_origins) {
+        tracing::warn!(%addr, origin = ?headers.get(header::ORIGIN), "SIP WebSocket refused: origin not allowed");
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "this page's origin may not open SIP over WebSocket here (http.allowed_origins)",
+        );
+    }
     if !offers_sip(&headers) {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -110,7 +165,7 @@ async fn upgrade(
             return refuse(StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
         }
     };
-    let settings = state.settings;
+    let settings = state.settings.clone();
     upgrade
         .protocols([SUBPROTOCOL])
         // Larger than any SIP message we accept, so an oversized one reaches the flow and is
@@ -232,5 +287,75 @@ mod tests {
             header::HeaderValue::from_static("sipx, chat"),
         );
         assert!(!offers_sip(&h));
+    }
+
+    fn with(pairs: &[(header::HeaderName, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(k.clone(), header::HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn only_our_own_and_listed_origins_may_open_sip_over_websocket() {
+        let allowed = vec!["https://crm.example.com".to_string()];
+        // Not a browser: no Origin, left to the digest check.
+        assert!(origin_allowed(
+            &with(&[(header::HOST, "sb.example.com")]),
+            &allowed
+        ));
+        // The console's own page.
+        assert!(origin_allowed(
+            &with(&[
+                (header::HOST, "sb.example.com:8443"),
+                (header::ORIGIN, "https://SB.example.com:8443")
+            ]),
+            &allowed
+        ));
+        // A listed site.
+        assert!(origin_allowed(
+            &with(&[
+                (header::HOST, "sb.example.com"),
+                (header::ORIGIN, "https://crm.example.com")
+            ]),
+            &allowed
+        ));
+        // Anybody else, a lookalike, and junk.
+        for bad in [
+            "https://evil.example",
+            "https://sb.example.com.evil.example",
+            "null",
+            "file://x",
+        ] {
+            assert!(
+                !origin_allowed(
+                    &with(&[(header::HOST, "sb.example.com"), (header::ORIGIN, bad)]),
+                    &allowed
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn origins_are_normalised_and_checked() {
+        assert_eq!(
+            parse_origin("HTTPS://Crm.Example.com/").as_deref(),
+            Some("https://crm.example.com")
+        );
+        assert_eq!(
+            parse_origin("http://10.0.0.5:8080").as_deref(),
+            Some("http://10.0.0.5:8080")
+        );
+        for bad in [
+            "crm.example.com",
+            "ftp://x",
+            "https://",
+            "https://a/b",
+            "https://a b",
+        ] {
+            assert_eq!(parse_origin(bad), None, "{bad}");
+        }
     }
 }

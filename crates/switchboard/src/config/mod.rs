@@ -161,6 +161,17 @@ impl Config {
             }
             (None, None) => {}
         }
+        if let Some(bad) = self
+            .http
+            .allowed_origins
+            .iter()
+            .find(|o| crate::sip_ws::parse_origin(o).is_none())
+        {
+            return err(
+                "http.allowed_origins",
+                format!("'{bad}' is not an origin like https://crm.example.com"),
+            );
+        }
         if crate::backup_schedule::parse_time_of_day(&self.backup.time).is_none() {
             return err(
                 "backup.time",

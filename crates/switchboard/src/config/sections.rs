@@ -31,6 +31,9 @@ pub struct HttpConfig {
     pub tls_cert_file: Option<std::path::PathBuf>,
     /// PEM private key of `tls_cert_file`.
     pub tls_key_file: Option<std::path::PathBuf>,
+    /// Web pages of other origins (`https://crm.example.com`) allowed to open SIP over
+    /// WebSocket at `/sip`, besides the console's own origin.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -41,6 +44,7 @@ impl Default for HttpConfig {
             shutdown_grace_secs: 10,
             tls_cert_file: None,
             tls_key_file: None,
+            allowed_origins: Vec::new(),
         }
     }
 }
