@@ -8,6 +8,7 @@ pub mod clock;
 pub mod ids;
 pub mod mask;
 pub mod phone;
+pub mod rate;
 pub mod role;
 pub mod throttle;
 pub mod window;
@@ -18,6 +19,7 @@ pub use ids::{
 };
 pub use mask::{Masked, mask_name, mask_phone};
 pub use phone::{E164, Extension, PhoneError};
+pub use rate::{KeyedLimiter, RateLimit};
 pub use role::{Role, RoleError};
 pub use throttle::{FailureThrottle, ThrottlePolicy};
 pub use window::{TimeWindow, WindowError};

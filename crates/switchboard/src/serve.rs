@@ -183,7 +183,11 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         .with_shifts(shift_policy(&config))
         .with_quota_table(quota_table(&config))
         .with_campaign_settings(campaign_settings(&config))
-        .with_recordings_root(config.storage.recordings_dir.clone());
+        .with_recordings_root(config.storage.recordings_dir.clone())
+        .with_tenant_rate_limit(switchboard_core::RateLimit {
+            per_second: f64::from(config.auth.api_rate_per_sec),
+            burst: f64::from(config.auth.api_rate_burst),
+        });
     // Ticket clock sweep, webhook delivery and the campaign triggers run beside HTTP and stop before the store closes.
     let (background_stop, background_rx) = tokio::sync::watch::channel(false);
     let mut background = vec![

@@ -109,8 +109,10 @@ impl SipService {
             ..WsLimits::default()
         };
         driver_config.source_limits = switchboard_sip::admission::SourceLimits {
-            per_second: f64::from(config.sip.source_rate_per_sec),
-            burst: f64::from(config.sip.source_rate_burst),
+            rate: switchboard_core::RateLimit {
+                per_second: f64::from(config.sip.source_rate_per_sec),
+                burst: f64::from(config.sip.source_rate_burst),
+            },
             ..Default::default()
         };
         // The trunks carry every customer's calls: never limited.

@@ -63,6 +63,18 @@ impl FromRequestParts<ApiState> for Caller {
         let user = tokens::find_token_user(&state.store, &token_hash, state.clock.now())
             .await?
             .ok_or(ApiError::Unauthenticated)?;
+        if let Some(limiter) = &state.tenant_limiter {
+            // Real time, not the API clock: the rate is about this process's load.
+            let now = std::time::Instant::now();
+            let mut limiter = limiter
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !limiter.admit(&user.tenant_id, now) {
+                return Err(ApiError::RateLimited {
+                    retry_after_secs: limiter.limit().retry_after_secs(),
+                });
+            }
+        }
         Ok(Caller { user, token_hash })
     }
 }

@@ -91,6 +91,8 @@ pub struct ApiState {
     pub quota: Arc<switchboard_campaign::quota::QuotaTable>,
     /// Default rest time, retry timings and the effective-call rule (config `[campaign]`).
     pub campaign: Arc<crate::campaigns::CampaignSettings>,
+    /// Requests per tenant (`None`: unlimited), checked when the caller is identified.
+    pub(crate) tenant_limiter: Option<Arc<Mutex<switchboard_core::KeyedLimiter<TenantId>>>>,
 }
 
 impl ApiState {
@@ -107,7 +109,20 @@ impl ApiState {
             shifts: Arc::default(),
             quota: Arc::default(),
             campaign: Arc::default(),
+            tenant_limiter: None,
         }
+    }
+
+    /// Limits every tenant to `limit` authenticated requests (per second, burst), so one
+    /// integration gone wrong cannot starve the others; beyond it: 429 with Retry-After.
+    pub fn with_tenant_rate_limit(mut self, limit: switchboard_core::RateLimit) -> Self {
+        // Every tenant of a deployment fits; past that the quietest are forgotten first.
+        const MAX_TENANTS: usize = 100_000;
+        self.tenant_limiter = Some(Arc::new(Mutex::new(switchboard_core::KeyedLimiter::new(
+            limit,
+            MAX_TENANTS,
+        ))));
+        self
     }
 
     /// Sets the quota table (default: the service rules' — 100 effective calls a day, 15 + 10

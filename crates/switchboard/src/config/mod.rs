@@ -178,6 +178,12 @@ impl Config {
                 format!("'{}' is not a time of day as HH:MM (UTC)", self.backup.time),
             );
         }
+        if self.auth.api_rate_per_sec == 0 {
+            return err("auth.api_rate_per_sec", "must be at least 1".into());
+        }
+        if self.auth.api_rate_burst == 0 {
+            return err("auth.api_rate_burst", "must be at least 1".into());
+        }
         if self.sip.source_rate_per_sec == 0 {
             return err("sip.source_rate_per_sec", "must be at least 1".into());
         }

@@ -255,6 +255,10 @@ pub struct AuthConfig {
     pub login_max_failures: u32,
     pub login_window_secs: u64,
     pub login_lockout_secs: u64,
+    /// Authenticated API requests one tenant may make per second, and at once; beyond that
+    /// 429 with Retry-After (one integration gone wrong cannot starve the other tenants).
+    pub api_rate_per_sec: u32,
+    pub api_rate_burst: u32,
 }
 
 impl Default for AuthConfig {
@@ -264,6 +268,8 @@ impl Default for AuthConfig {
             login_max_failures: 5,
             login_window_secs: 900,
             login_lockout_secs: 900,
+            api_rate_per_sec: 200,
+            api_rate_burst: 1000,
         }
     }
 }
