@@ -205,6 +205,14 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             clock.clone(),
             crate::campaign_driver::trigger_config(&config.campaign),
             crate::campaign_driver::TICK_EVERY,
+            background_rx.clone(),
+        ),
+        // Recordings past their tenant's retention: audio deleted, rows marked, once a day.
+        switchboard_crm::retention::spawn(
+            store.clone(),
+            clock.clone(),
+            config.storage.recordings_dir.clone(),
+            switchboard_crm::retention::RUN_EVERY,
             background_rx,
         ),
     ];
