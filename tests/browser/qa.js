@@ -29,7 +29,7 @@ async function api(token, method, p, body) {
   return { status: r.status, data };
 }
 
-// Where the samples start in the WAV on disk, read by this test (not by the page).
+// Where the samples start and end in the WAV on disk, read by this test (not by the page).
 function dataStart(file) {
   const b = fs.readFileSync(file);
   assert.equal(b.toString('ascii', 0, 4), 'RIFF');
@@ -37,7 +37,7 @@ function dataStart(file) {
   while (o + 8 <= b.length) {
     const id = b.toString('ascii', o, o + 4);
     const size = b.readUInt32LE(o + 4);
-    if (id === 'data') return { start: o + 8, total: b.length };
+    if (id === 'data') return { start: o + 8, end: Math.min(o + 8 + size, b.length), total: b.length };
     o += 8 + size + (size % 2);
   }
   throw new Error('no data chunk');
@@ -100,9 +100,11 @@ const position = (page) => page.evaluate(() => window.qaPlayer.currentTime());
   await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
   await page.waitForFunction((n) => window.qaPlayer.lastRange && window.qaPlayer.seekedTo != null, before, { timeout: 10000 });
   const seekedTo = await page.evaluate(() => window.qaPlayer.seekedTo);
+  console.log(`   file: data ${wav.start}-${wav.end} of ${wav.total}; page: ${JSON.stringify(await page.evaluate(() => window.qaPlayer.wav))}`);
   assert.ok(Math.abs(seekedTo - duration / 2) < duration * 0.03, `seeked to ${seekedTo} s of ${duration}`);
   const first = wav.start + Math.floor(seekedTo * 8000) * 4;
-  const last = Math.min(first + 8 * 8000 * 4, wav.total) - 1;
+  // An 8 s window, or up to the end of the samples (chunks may follow them).
+  const last = Math.min(first + 8 * 8000 * 4, wav.end) - 1;
   const want = `bytes ${first}-${last}/${wav.total}`;
   for (let i = 0; i < 100 && !audio.slice(before).some((a) => a.contentRange === want); i++) await page.waitForTimeout(100);
   const seek = audio.slice(before).find((a) => a.contentRange === want);

@@ -29,13 +29,14 @@ PHONE_PORT=$(free_port)
 echo "$PASSWORD" | "$BIN" user add agent1 --role agent --name "王小明" --extension 1001 --password-stdin >/dev/null
 echo "$PASSWORD" | "$BIN" user add inspector --role qa --name "李质检" --password-stdin >/dev/null
 echo "$PASSWORD" | "$BIN" user add boss --role supervisor --name "张主管" --password-stdin >/dev/null
+echo "$PASSWORD" | "$BIN" user add auditor --role admin --name "Audit" --password-stdin >/dev/null
 start_server
 TOKEN=$(token)
 login() { # login USER: a bearer token
   curl -fs -X POST "127.0.0.1:$HTTP_PORT/api/v1/auth/login" -H 'Content-Type: application/json' \
     -d "{\"username\":\"$1\",\"password\":\"$2\"}" | python3 -c 'import sys, json; print(json.load(sys.stdin)["token"])'
 }
-ADMIN_TOKEN=$(login admin "$(cat "$WORK/var/initial-admin-password")")
+ADMIN_TOKEN=$(login auditor "$PASSWORD")
 AGENT_TOKEN=$(login agent1 "$PASSWORD")
 
 # The caller is on file as a customer, so the search shows a name.

@@ -90,7 +90,9 @@
   }
 
   async function authFetch(path, headers = {}) {
-    return fetch(`/api/v1${path}`, { headers: { Authorization: `Bearer ${S.token}`, ...headers } });
+    // no-store: the browser's cache would answer a range from an earlier window and ask the
+    // server for the rest only, and a recording should not be kept on the QA machine anyway.
+    return fetch(`/api/v1${path}`, { cache: 'no-store', headers: { Authorization: `Bearer ${S.token}`, ...headers } });
   }
 
   // The WAV's layout from its first bytes: where the samples start and how they are packed.

@@ -388,7 +388,7 @@ pub(crate) async fn audio(
     let mut builder = Response::builder()
         .status(status)
         .header(header::ACCEPT_RANGES, "bytes")
-        .header(header::CACHE_CONTROL, "private, no-cache");
+        .header(header::CACHE_CONTROL, "private, no-store");
     let parts = match resolution {
         RangeResolution::Unsatisfiable => {
             return Err(RecordingApiError::Unsatisfiable { total });
