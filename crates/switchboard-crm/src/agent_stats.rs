@@ -6,13 +6,17 @@
 //!   note, chat or visit for, in the period — plus the customers they converted (a sale is a
 //!   service), so the rate never exceeds 100 %;
 //! - converted: distinct customers with an order credited to the agent and paid in the period;
-//! - conversion rate: converted ÷ served.
+//! - conversion rate: converted ÷ served;
+//! - QA score: the average total of the agent's calls that started in the period and were
+//!   scored (none scored: no score). An agent with scored calls but nobody served still gets a
+//!   row, so a QA report never loses a score.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use switchboard_core::Timestamp;
 use switchboard_store::agent_stats::{Conversion, Served};
+use switchboard_store::qa::ScoredCall;
 
 use crate::shifts::{Period, ShiftPolicy};
 
@@ -30,6 +34,8 @@ pub struct AgentPeriod {
     pub conversion_rate: Option<f64>,
     /// Currency → sum of paid orders, minor units.
     pub revenue_minor: BTreeMap<String, i64>,
+    /// Average QA score (0-100) of the agent's scored calls; `None` when none was scored.
+    pub qa_score: Option<f64>,
 }
 
 #[derive(Default)]
@@ -37,6 +43,7 @@ struct Tally {
     served: BTreeSet<String>,
     converted: BTreeSet<String>,
     revenue: BTreeMap<String, i64>,
+    scores_centi: Vec<i64>,
 }
 
 /// Groups the facts by agent and period (in the policy's time zone), ordered by period, then
@@ -46,6 +53,7 @@ pub fn aggregate(
     period: Period,
     served: &[Served],
     conversions: &[Conversion],
+    scores: &[ScoredCall],
 ) -> Vec<AgentPeriod> {
     let mut tallies: BTreeMap<(NaiveDate, String, String), Tally> = BTreeMap::new();
     let key = |agent: &str, at: Timestamp| {
@@ -67,6 +75,14 @@ pub fn aggregate(
         t.converted.insert(c.customer_id.to_string());
         *t.revenue.entry(c.currency.clone()).or_default() += c.amount_minor;
     }
+    for s in scores {
+        let k = key(&s.agent_id, Timestamp::from_millis(s.call_started_at));
+        tallies
+            .entry(k)
+            .or_default()
+            .scores_centi
+            .push(s.total_centi);
+    }
     tallies
         .into_iter()
         .map(|((starts_on, agent_id, label), t)| {
@@ -80,9 +96,20 @@ pub fn aggregate(
                 converted,
                 conversion_rate: (served > 0).then(|| converted as f64 / served as f64),
                 revenue_minor: t.revenue,
+                qa_score: average_score(&t.scores_centi),
             }
         })
         .collect()
+}
+
+/// The mean of scores given × 100, as a score rounded to hundredths.
+fn average_score(centi: &[i64]) -> Option<f64> {
+    if centi.is_empty() {
+        return None;
+    }
+    let sum: i64 = centi.iter().sum();
+    let mean = sum as f64 / centi.len() as f64;
+    Some(mean.round() / 100.0)
 }
 
 #[cfg(test)]
@@ -129,7 +156,7 @@ mod tests {
             served("a1", "c2", at(15, 10)),
             served("a2", "c1", at(15, 11)),
         ];
-        let rows = aggregate(&ShiftPolicy::default(), Period::Day, &facts, &[]);
+        let rows = aggregate(&ShiftPolicy::default(), Period::Day, &facts, &[], &[]);
         let a1 = rows.iter().find(|r| r.agent_id == "a1").unwrap();
         assert_eq!(
             (a1.served, a1.converted, a1.conversion_rate),
@@ -150,7 +177,7 @@ mod tests {
             sale("a1", "c1", at(15, 13), 50_000),
             sale("a1", "c1", at(15, 14), 20_000),
         ];
-        let rows = aggregate(&ShiftPolicy::default(), Period::Day, &facts, &sales);
+        let rows = aggregate(&ShiftPolicy::default(), Period::Day, &facts, &sales, &[]);
         assert_eq!(rows.len(), 1);
         assert_eq!((rows[0].served, rows[0].converted), (4, 1));
         assert_eq!(rows[0].conversion_rate, Some(0.25));
@@ -164,6 +191,7 @@ mod tests {
             Period::Week,
             &[served("a1", "c1", at(8, 9))],
             &[sale("a1", "c1", at(15, 9), 100)],
+            &[],
         );
         assert_eq!(rows.len(), 2);
         assert_eq!(
@@ -181,6 +209,7 @@ mod tests {
             Period::Day,
             &[served("a1", "c1", at(15, 7))],
             &[],
+            &[],
         );
         assert_eq!(rows[0].period, "2027-01-15");
         let month = aggregate(
@@ -191,10 +220,52 @@ mod tests {
                 served("a1", "c2", at(31, 23)),
             ],
             &[],
+            &[],
         );
         assert_eq!(
             (month.len(), month[0].period.as_str(), month[0].served),
             (1, "2027-01", 2)
+        );
+    }
+
+    fn scored(agent: &str, ms: i64, centi: i64) -> ScoredCall {
+        ScoredCall {
+            agent_id: agent.into(),
+            call_started_at: ms,
+            total_centi: centi,
+        }
+    }
+
+    #[test]
+    fn qa_score_is_the_average_of_the_periods_scored_calls() {
+        let rows = aggregate(
+            &ShiftPolicy::default(),
+            Period::Day,
+            &[served("a1", "c1", at(15, 9)), served("a2", "c2", at(15, 9))],
+            &[],
+            &[
+                scored("a1", at(15, 10), 9000),
+                scored("a1", at(15, 11), 7550),
+                scored("a1", at(16, 11), 6000),
+                scored("a3", at(15, 12), 8000),
+            ],
+        );
+        let row = |agent: &str, day: &str| {
+            rows.iter()
+                .find(|r| r.agent_id == agent && r.period == day)
+                .unwrap()
+        };
+        assert_eq!(row("a1", "2027-01-15").qa_score, Some(82.75));
+        assert_eq!(row("a1", "2027-01-16").qa_score, Some(60.0));
+        // Served but never scored: no score, not zero.
+        assert_eq!(row("a2", "2027-01-15").qa_score, None);
+        // Scored but nobody served that day: still a row with the score.
+        assert_eq!(
+            (
+                row("a3", "2027-01-15").served,
+                row("a3", "2027-01-15").qa_score
+            ),
+            (0, Some(80.0))
         );
     }
 }

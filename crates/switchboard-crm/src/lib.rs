@@ -11,6 +11,8 @@ pub mod api;
 pub mod campaigns;
 pub mod live;
 pub mod password;
+pub mod retention;
+pub mod scorecard;
 pub mod shifts;
 pub mod tickets;
 pub mod webhooks;

@@ -45,6 +45,8 @@ enum Fx {
     Customer,
     Call,
     Recording,
+    /// A recording scored by `acme`'s admin.
+    ScoredRecording,
     Queue,
     /// A queue with `acme`'s agent as a member.
     Member,
@@ -139,8 +141,18 @@ const TABLE: &[Op] = &[
     op("GET", "/queues/live", ADM | SUP | QA | AGT, 200, Fx::None, None),
     op("GET", "/recordings", ADM | SUP | QA | INT, 200, Fx::None, None),
     op("GET", "/recordings/{id}", ALL, 200, Fx::Recording, None),
-    op("GET", "/recordings/{id}/audio", ALL, 200, Fx::Recording, None),
-    op("GET", "/recordings/{id}/peaks", ALL, 200, Fx::Recording, None),
+    op("GET", "/recordings/{id}/audio", ADM | SUP | QA, 200, Fx::Recording, None),
+    op("GET", "/recordings/{id}/peaks", ADM | SUP | QA, 200, Fx::Recording, None),
+    op("GET", "/qa/recordings", ADM | SUP | QA, 200, Fx::None, None),
+    op("GET", "/recordings/{id}/comments", ADM | SUP | QA, 200, Fx::Recording, None),
+    op("POST", "/recordings/{id}/comments", ADM | SUP | QA, 201, Fx::Recording, Some(r#"{"at_ms":500,"text":"greeting {n}"}"#)),
+    op("GET", "/recordings/{id}/score", ADM | SUP | QA, 200, Fx::ScoredRecording, None),
+    op("PUT", "/recordings/{id}/score", ADM | SUP | QA, 200, Fx::Recording, Some(SCORE)),
+    op("GET", "/qa/scorecard", ADM | SUP | QA, 200, Fx::None, None),
+    // The same card as the default (the seeds'), so the scores above and below stay valid.
+    op("PUT", "/qa/scorecard", ADM | SUP, 200, Fx::None, Some(CARD)),
+    op("GET", "/qa/retention", ADM, 200, Fx::None, None),
+    op("PUT", "/qa/retention", ADM, 200, Fx::None, Some(r#"{"recording_days":90}"#)),
     op("GET", "/queues", ADM | SUP | QA | AGT, 200, Fx::None, None),
     op("POST", "/queues", ADM | SUP, 201, Fx::None, Some(r#"{"id":"q{n}","name":"售后 {n}"}"#)),
     op("GET", "/queues/{id}", ADM | SUP | QA | AGT, 200, Fx::Queue, None),
@@ -213,6 +225,24 @@ const TABLE: &[Op] = &[
     // Last: it revokes the caller's token.
     op("POST", "/auth/logout", ALL, 204, Fx::None, None),
 ];
+
+/// A score on the default card (the seeds').
+const SCORE: &str = r#"{"values":{"phone_enquiries":80,"web_chat":80,"qq":80,"wechat":80,"visits":80,"call_backs":80,"orders":80,"script_compliance":90,"customer_records":90,"first_contact":90,"call_back_effectiveness":90,"enquiry_to_visit":90,"sales_conversion":90,"no_complaints":90,"skills":70},"banned":["差不多"]}"#;
+
+/// A scorecard with the default card's units and weights.
+const CARD: &str = r#"{"name":"card {n}","criteria":[
+ {"key":"volume","name_en":"Volume","name_zh":"工作量","weight":50,"items":[
+  {"key":"phone_enquiries","name_en":"Phone","name_zh":"电话咨询","weight":10},{"key":"web_chat","name_en":"Chat","name_zh":"网络咨询","weight":5},
+  {"key":"qq","name_en":"QQ","name_zh":"QQ","weight":2},{"key":"wechat","name_en":"WeChat","name_zh":"微信","weight":3},
+  {"key":"visits","name_en":"Visits","name_zh":"到店","weight":15},{"key":"call_backs","name_en":"Call-backs","name_zh":"回访","weight":10},
+  {"key":"orders","name_en":"Orders","name_zh":"订单","weight":5}]},
+ {"key":"quality","name_en":"Quality","name_zh":"质量","weight":30,"items":[
+  {"key":"script_compliance","name_en":"Script","name_zh":"话术规范","weight":5},{"key":"customer_records","name_en":"Records","name_zh":"客户资料完整","weight":5},
+  {"key":"first_contact","name_en":"First contact","name_zh":"首次接触有效","weight":5},{"key":"call_back_effectiveness","name_en":"Call-back","name_zh":"回访有效","weight":5},
+  {"key":"enquiry_to_visit","name_en":"To visit","name_zh":"咨询到店率","weight":5},{"key":"sales_conversion","name_en":"Sales","name_zh":"销售转化","weight":3},
+  {"key":"no_complaints","name_en":"No complaints","name_zh":"无投诉","weight":2}]},
+ {"key":"skills","name_en":"Skills","name_zh":"技能","weight":20}],
+ "banned_phrases":[{"phrase":"差不多","kind":"vague","meaning_en":"roughly"}],"banned_phrase_penalty":5}"#;
 
 /// A campaign body; `{agent}` becomes `acme`'s agent (a user `globex` cannot name).
 const CAMPAIGN: &str = r#"{"type":"promotion","starts_at":"2027-01-15T00:00:00Z","ends_at":"2027-02-15T00:00:00Z","agents":["{agent}"],"target":{"tags":["none-{n}"]}}"#;
@@ -525,13 +555,18 @@ impl World {
                 id
             }
             Fx::CampaignTask => self.campaign_task(n, caller).await,
-            Fx::Call | Fx::Recording => {
+            Fx::Call | Fx::Recording | Fx::ScoredRecording => {
                 let id = self.acme_call(n).await;
                 if fx == Fx::Call {
                     return id;
                 }
                 let rec = self.recording(&id).await;
                 self.acme_ids.lock().unwrap().insert(rec.clone());
+                if fx == Fx::ScoredRecording {
+                    let path = format!("/recordings/{rec}/score");
+                    let r = self.call("admin", "PUT", &path, &[], Some(SCORE.into())).await;
+                    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+                }
                 rec
             }
         }

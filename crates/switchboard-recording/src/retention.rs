@@ -68,6 +68,34 @@ pub fn expired_recordings(
     Ok(expired)
 }
 
+/// Fewest days a tenant may keep recordings (the service's floor; the law may ask for longer).
+pub const MIN_RETENTION_DAYS: u32 = 30;
+/// What a tenant keeps without a setting of its own.
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+/// Most days a setting may say (about 100 years): beyond that it is a typing error.
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
+
+/// A recording still on disk, as the retention decision sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    pub started_at: Timestamp,
+    /// False while the call is still being recorded: such a file is never deleted.
+    pub finished: bool,
+    /// The tenant's retention setting; `None` means [`DEFAULT_RETENTION_DAYS`].
+    pub retention_days: Option<u32>,
+}
+
+/// Whether `rec` has outlived its tenant's retention at `now`: a full `days × 24 h` since the
+/// call started, with the days never fewer than [`MIN_RETENTION_DAYS`] whatever the setting
+/// says (a row written before a floor was raised cannot delete early).
+pub fn has_expired(rec: &Kept, now: Timestamp) -> bool {
+    let days = rec
+        .retention_days
+        .unwrap_or(DEFAULT_RETENTION_DAYS)
+        .max(MIN_RETENTION_DAYS);
+    rec.finished && rec.started_at + Duration::from_secs(u64::from(days) * 86_400) <= now
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +144,35 @@ mod tests {
         let listed =
             expired_recordings(&dir.path().join("none"), DAY, at("2030-01-01T00:00:00Z")).unwrap();
         assert!(listed.is_empty());
+    }
+
+    fn kept(started: &str, days: Option<u32>) -> Kept {
+        Kept {
+            started_at: at(started),
+            finished: true,
+            retention_days: days,
+        }
+    }
+
+    #[test]
+    fn a_recording_expires_a_full_retention_period_after_its_call_started() {
+        let rec = kept("2026-01-01T10:00:00Z", None);
+        assert!(!has_expired(&rec, at("2026-01-31T09:59:59Z")));
+        assert!(has_expired(&rec, at("2026-01-31T10:00:00Z")));
+        let long = kept("2026-01-01T10:00:00Z", Some(365));
+        assert!(!has_expired(&long, at("2026-12-31T23:00:00Z")));
+        assert!(has_expired(&long, at("2027-01-01T10:00:00Z")));
+    }
+
+    #[test]
+    fn never_fewer_than_30_days_and_never_a_file_still_recording() {
+        let short = kept("2026-01-01T10:00:00Z", Some(7));
+        assert!(!has_expired(&short, at("2026-01-20T00:00:00Z")));
+        assert!(has_expired(&short, at("2026-01-31T10:00:00Z")));
+        let open = Kept {
+            finished: false,
+            ..kept("2020-01-01T00:00:00Z", None)
+        };
+        assert!(!has_expired(&open, at("2026-01-01T00:00:00Z")));
     }
 }

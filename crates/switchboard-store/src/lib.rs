@@ -20,6 +20,7 @@ mod error;
 pub mod handovers;
 pub mod orders;
 pub mod outbox;
+pub mod qa;
 pub mod recordings;
 pub mod sip;
 pub mod tasks;

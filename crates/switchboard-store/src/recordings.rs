@@ -37,6 +37,8 @@ pub struct Recording {
     pub paused_json: String,
     pub state: RecordingState,
     pub created_at: Timestamp,
+    /// When the retention job deleted the file (the row stays); `None` while it is kept.
+    pub deleted_at: Option<Timestamp>,
 }
 
 /// What [`insert_recording`] writes.
@@ -51,7 +53,7 @@ pub struct NewRecording<'a> {
     pub created_at: Timestamp,
 }
 
-const COLUMNS: &str = "id, tenant_id, call_id, path, started_at, duration_ms, size_bytes, sha256, channels, sample_rate, paused_json, state, created_at";
+const COLUMNS: &str = "id, tenant_id, call_id, path, started_at, duration_ms, size_bytes, sha256, channels, sample_rate, paused_json, state, created_at, deleted_at";
 
 #[derive(sqlx::FromRow)]
 struct RecordingRow {
@@ -68,6 +70,7 @@ struct RecordingRow {
     paused_json: String,
     state: String,
     created_at: i64,
+    deleted_at: Option<i64>,
 }
 
 impl TryFrom<RecordingRow> for Recording {
@@ -89,6 +92,7 @@ impl TryFrom<RecordingRow> for Recording {
             sha256: r.sha256,
             paused_json: r.paused_json,
             created_at: Timestamp::from_millis(r.created_at),
+            deleted_at: r.deleted_at.map(Timestamp::from_millis),
         })
     }
 }
@@ -121,6 +125,7 @@ pub async fn insert_recording(
         paused_json: "[]".to_owned(),
         state: RecordingState::Recording,
         created_at: new.created_at,
+        deleted_at: None,
     })
 }
 

@@ -53,6 +53,12 @@ const ASSETS: &[Asset] = &[
         immutable: false,
     },
     Asset {
+        name: "qa.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../web/qa.js"),
+        immutable: false,
+    },
+    Asset {
         name: "i18n.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../web/i18n.js"),

@@ -211,6 +211,14 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             crate::campaign_driver::TICK_EVERY,
             background_rx.clone(),
         ),
+        // Recordings past their tenant's retention: audio deleted, rows marked, once a day.
+        switchboard_crm::retention::spawn(
+            store.clone(),
+            clock.clone(),
+            config.storage.recordings_dir.clone(),
+            switchboard_crm::retention::RUN_EVERY,
+            background_rx.clone(),
+        ),
     ];
     if let Some(schedule) = backup_schedule(&config) {
         tracing::info!(dir = %schedule.dir.display(), time = %config.backup.time, keep = schedule.keep, "daily backup on");

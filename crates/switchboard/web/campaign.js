@@ -63,12 +63,19 @@
   // --- drawing --------------------------------------------------------------------------
 
   function render() {
-    const manager = signedIn() && isManager();
-    if (!manager) C.tab = 'console';
-    $('tabs').hidden = !manager;
+    // Tabs by role: supervisors and admins have the console, Campaigns and QA (qa.js); QA
+    // staff only the QA page; agents only the console.
+    const role = signedIn() && S.user ? S.user.role : null;
+    const tabs = role === 'qa' ? ['qa'] : role && isManager() ? ['console', 'campaigns', 'qa'] : ['console'];
+    if (!tabs.includes(C.tab)) C.tab = tabs[0];
+    $('tabs').hidden = tabs.length < 2;
     document.body.dataset.tab = C.tab;
-    document.querySelectorAll('.tab-btn').forEach((b) => b.classList.toggle('active', b.dataset.tab === C.tab));
+    document.querySelectorAll('.tab-btn').forEach((b) => {
+      b.hidden = !tabs.includes(b.dataset.tab);
+      b.classList.toggle('active', b.dataset.tab === C.tab);
+    });
     $('campaigns-view').hidden = !(signedIn() && C.tab === 'campaigns');
+    $('qa-view').hidden = !(signedIn() && C.tab === 'qa');
     renderTask();
     renderQuota();
     renderCampaignForm();

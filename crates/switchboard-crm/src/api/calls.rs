@@ -145,16 +145,41 @@ pub struct RecordingView {
     /// Muted spans (card numbers read out), as the recorder wrote them.
     #[schema(value_type = Vec<Object>)]
     pub paused: Value,
+    /// The same spans in milliseconds from the start of the recording, for the player.
+    pub paused_segments: Vec<PausedSpan>,
     pub created_at: String,
+    /// When the retention job deleted the audio (the row stays); null while it is kept.
+    pub deleted_at: Option<String>,
     /// Where the player fetches the WAV (supports `Range`).
     pub audio_url: String,
     /// Where the player fetches the waveform.
     pub peaks_url: String,
 }
 
+/// A paused (muted) span of a recording, in milliseconds from its start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PausedSpan {
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
+/// The recorder's paused spans (frames) in milliseconds; an unreadable column is no spans.
+pub(crate) fn paused_spans(paused_json: &str) -> Vec<PausedSpan> {
+    serde_json::from_str::<Vec<switchboard_recording::align::PausedSegment>>(paused_json)
+        .unwrap_or_default()
+        .iter()
+        .map(|p| PausedSpan {
+            start_ms: p.start_ms(),
+            end_ms: p.end_ms(),
+        })
+        .collect()
+}
+
 impl From<&Recording> for RecordingView {
     fn from(r: &Recording) -> Self {
         RecordingView {
+            paused_segments: paused_spans(&r.paused_json),
+            deleted_at: r.deleted_at.map(|t| t.to_string()),
             id: r.id.clone(),
             call_id: r.call_id.to_string(),
             started_at: r.started_at.to_string(),

@@ -23,6 +23,7 @@ pub mod imports;
 mod json;
 pub mod openapi;
 mod orders;
+mod qa;
 mod queues;
 mod quotas;
 mod recordings;
@@ -231,6 +232,23 @@ pub fn router(state: ApiState) -> Router {
         .route("/recordings/{id}", get(calls::get_recording))
         .route("/recordings/{id}/audio", get(recordings::audio))
         .route("/recordings/{id}/peaks", get(recordings::peaks))
+        .route(
+            "/recordings/{id}/comments",
+            get(qa::list_comments).post(qa::add_comment),
+        )
+        .route(
+            "/recordings/{id}/score",
+            get(qa::get_score).put(qa::put_score),
+        )
+        .route("/qa/recordings", get(qa::search))
+        .route(
+            "/qa/scorecard",
+            get(qa::get_scorecard).put(qa::put_scorecard),
+        )
+        .route(
+            "/qa/retention",
+            get(qa::get_retention).put(qa::put_retention),
+        )
         .route("/queues", get(queues::list).post(queues::create))
         .route("/queues/live", get(agents::live))
         .route("/agents/me/state", put(agents::set_my_state))

@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
     agent_states, agents, api_keys, auth, call_control, calls, campaign_plan, campaign_steer,
-    campaign_tasks, campaigns, customer_types, customers, handovers, imports, orders, queues,
+    campaign_tasks, campaigns, customer_types, customers, handovers, imports, orders, qa, queues,
     quotas, recordings, registrations, softphone, stats, tasks, tickets, users, visits, webhooks,
 };
 
@@ -86,6 +86,15 @@ pub enum RoleDoc {
         calls::get_recording,
         recordings::audio,
         recordings::peaks,
+        qa::search,
+        qa::list_comments,
+        qa::add_comment,
+        qa::get_scorecard,
+        qa::put_scorecard,
+        qa::get_score,
+        qa::put_score,
+        qa::get_retention,
+        qa::put_retention,
         queues::list,
         queues::create,
         queues::get_one,
@@ -168,6 +177,7 @@ pub enum RoleDoc {
         (name = "customers", description = "The customer file, notes and the screen pop"),
         (name = "calls", description = "Call detail records"),
         (name = "recordings", description = "Call recordings: metadata, audio with Range, waveform peaks"),
+        (name = "qa", description = "Quality assurance: search recordings, comments pinned to moments, scorecards and scores (feeding the agents' qa_score), retention"),
         (name = "queues", description = "ACD queues, their members and agents' state history"),
         (name = "agents", description = "Agents' own state (ready, not ready, wrap-up) and the live queue figures"),
         (name = "orders", description = "Orders (placed, paid, cancelled) and visits (booked, attended, no-show) on the customer file"),

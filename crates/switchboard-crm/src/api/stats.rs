@@ -50,6 +50,9 @@ pub struct AgentStatsRow {
     pub conversion_rate: Option<f64>,
     /// Currency → revenue of the paid orders, minor units.
     pub revenue_minor: std::collections::BTreeMap<String, i64>,
+    /// Average QA score (0-100) of the agent's calls in the period that were scored
+    /// (`PUT /recordings/{id}/score`); null when none was.
+    pub qa_score: Option<f64>,
 }
 
 /// The report.
@@ -136,7 +139,15 @@ pub(crate) async fn agents(
     let sales =
         agent_stats::conversions_between(&state.store, tenant, only_agent.as_ref(), start, end)
             .await?;
-    let rows = aggregate(policy, period, &served, &sales)
+    let scores = switchboard_store::qa::scores_between(
+        &state.store,
+        tenant,
+        only_agent.as_ref(),
+        start,
+        end,
+    )
+    .await?;
+    let rows = aggregate(policy, period, &served, &sales, &scores)
         .into_iter()
         .map(|r| AgentStatsRow {
             agent_id: r.agent_id,
@@ -146,6 +157,7 @@ pub(crate) async fn agents(
             customers_converted: r.converted,
             conversion_rate: r.conversion_rate,
             revenue_minor: r.revenue_minor,
+            qa_score: r.qa_score,
         })
         .collect();
     Ok(ApiJson(AgentStats {

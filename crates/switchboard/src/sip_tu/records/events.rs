@@ -57,10 +57,23 @@ pub fn recording(r: &Recording) -> Value {
         "sample_rate": r.sample_rate,
         "state": r.state.to_string(),
         "paused": paused,
+        "paused_segments": paused_segments(&r.paused_json),
         "created_at": r.created_at.to_string(),
+        "deleted_at": r.deleted_at.map(|t| t.to_string()),
         "audio_url": format!("/api/v1/recordings/{}/audio", r.id),
         "peaks_url": format!("/api/v1/recordings/{}/peaks", r.id),
     })
+}
+
+/// The paused spans in milliseconds, as `RecordingView.paused_segments` shows them.
+fn paused_segments(paused_json: &str) -> Value {
+    let spans: Vec<Value> =
+        serde_json::from_str::<Vec<switchboard_recording::PausedSegment>>(paused_json)
+            .unwrap_or_default()
+            .iter()
+            .map(|p| json!({ "start_ms": p.start_ms(), "end_ms": p.end_ms() }))
+            .collect();
+    Value::Array(spans)
 }
 
 /// The body of `GET /api/v1/tasks/{id}` (one serialiser with the API's task steps).

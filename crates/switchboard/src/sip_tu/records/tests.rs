@@ -301,6 +301,7 @@ fn payloads_have_the_api_bodies_fields() {
         paused_json: "[]".into(),
         state: RecordingState::Recording,
         created_at: t(0),
+        deleted_at: None,
     };
     assert_eq!(keys(super::events::recording(&rec)), props("RecordingView"));
     let task = switchboard_store::tasks::TaskRecord {
