@@ -21,6 +21,7 @@ pub mod handovers;
 pub mod orders;
 pub mod outbox;
 pub mod recordings;
+pub mod reports;
 pub mod sip;
 pub mod tasks;
 pub mod tenants;

@@ -73,7 +73,9 @@ async fn the_page_and_every_asset_it_references_are_served_with_type_and_cache_h
             &format!("/assets/{JSSIP_ASSET}"),
             "/assets/console-view.js",
             "/assets/console.js",
-            "/assets/campaign.js"
+            "/assets/campaign.js",
+            "/assets/wallboard.js",
+            "/assets/reports.js"
         ]
     );
     for path in referenced {

@@ -64,8 +64,10 @@
 
   function render() {
     const manager = signedIn() && isManager();
-    if (!manager) C.tab = 'console';
-    $('tabs').hidden = !manager;
+    // QA reads the reports (wallboard.js / reports.js show them the Reports tab only).
+    const reader = signedIn() && Boolean(S.user && S.user.role === 'qa');
+    if (!manager && !(reader && C.tab === 'reports')) C.tab = 'console';
+    $('tabs').hidden = !(manager || reader);
     document.body.dataset.tab = C.tab;
     document.querySelectorAll('.tab-btn').forEach((b) => b.classList.toggle('active', b.dataset.tab === C.tab));
     $('campaigns-view').hidden = !(signedIn() && C.tab === 'campaigns');
