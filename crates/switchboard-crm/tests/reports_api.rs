@@ -1035,7 +1035,100 @@ async fn reports_and_the_wallboard_refuse_the_wrong_roles_and_input(store: Store
     assert_eq!(text.matches("event: board").count(), 1);
 }
 
+/// The next `event: board` of an SSE body, as JSON (at most 5 s).
+async fn next_board(body: &mut axum::body::Body, buffer: &mut String) -> Value {
+    use http_body_util::BodyExt;
+    loop {
+        if let Some(cut) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..cut + 2).collect();
+            if let Some(data) = block.strip_prefix("event: board\ndata: ") {
+                return serde_json::from_str(data.trim_end()).unwrap();
+            }
+            continue; // a keep-alive comment
+        }
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
+            .await
+            .expect("a board within 5 s")
+            .expect("the stream is open")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            buffer.push_str(std::str::from_utf8(&data).unwrap());
+        }
+    }
+}
+
+async fn the_wallboard_pushes_every_change_of_the_floor(store: Store) {
+    use switchboard_crm::live::FloorChanges;
+    use tower::ServiceExt;
+    let people = People::seed(&store).await;
+    let a1 = people.ids["agent"].to_string();
+    // A call control whose floor the test sets, and its change signal.
+    let floor = FloorChanges::new();
+    let figures = Arc::new(std::sync::Mutex::new(json!({"queues": [], "agents": [
+        {"agent": a1, "status": {"status": "ready"}, "since": 1_000, "call": null}
+    ]})));
+    let (live, mut rx) = live_channel(16);
+    let shared = figures.clone();
+    tokio::spawn(async move {
+        while let Some((_, reply)) = rx.recv().await {
+            let now = shared.lock().unwrap().clone();
+            let _ = reply.send(Ok(LiveReply::Json(now)));
+        }
+    });
+    let state = support::acme_state(&store).with_live(live.with_floor(floor.clone()));
+    let app = Router::new().nest("/api/v1", router(state));
+    let request = axum::http::Request::get("/api/v1/wallboard/events")
+        .header(
+            "Authorization",
+            format!("Bearer {}", people.tokens["supervisor"]),
+        )
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body();
+    let mut buffer = String::new();
+    let first = next_board(&mut body, &mut buffer).await;
+    assert_eq!(first["agents"][0]["status"], "ready");
+    assert_eq!(first["agents"][0]["name"], "agent");
+
+    // The agent's phone rings: the call control signals, the stream sends, unasked.
+    *figures.lock().unwrap() = json!({"queues": [], "agents": [
+        {"agent": a1, "status": {"status": "ringing"}, "since": 2_000, "call": "c1"}
+    ]});
+    floor.notify();
+    let ringing = next_board(&mut body, &mut buffer).await;
+    assert_eq!(ringing["agents"][0]["status"], "ringing");
+    assert_eq!(ringing["agents"][0]["call"], "c1");
+
+    // A burst of 50 changes in a few milliseconds is coalesced: the last state arrives, in far
+    // fewer boards than changes.
+    let started = std::time::Instant::now();
+    for n in 0..50 {
+        *figures.lock().unwrap() = json!({"queues": [], "agents": [
+            {"agent": a1, "status": {"status": "on_call"}, "since": 3_000 + n, "call": "c1"}
+        ]});
+        floor.notify();
+    }
+    let mut boards = 0;
+    loop {
+        let b = next_board(&mut body, &mut buffer).await;
+        boards += 1;
+        if b["agents"][0]["since"] == 3_049 {
+            break;
+        }
+    }
+    assert_eq!(figures.lock().unwrap()["agents"][0]["since"], 3_049);
+    let secs = started.elapsed().as_secs_f64();
+    assert!(
+        f64::from(boards) <= 10.0 * secs + 2.0,
+        "{boards} boards in {secs:.2} s for 50 changes"
+    );
+}
+
 both_engines!(
     figures_match_the_hand_computed_month,
-    reports_and_the_wallboard_refuse_the_wrong_roles_and_input
+    reports_and_the_wallboard_refuse_the_wrong_roles_and_input,
+    the_wallboard_pushes_every_change_of_the_floor
 );

@@ -51,29 +51,26 @@ pub struct EventsParams {
     pub once: Option<bool>,
 }
 
-/// The floor now, for one tenant: see the module docs and the README for the fields.
-pub(crate) async fn board(state: &ApiState, tenant: &TenantId) -> Result<Value, ApiError> {
-    let live = state
-        .live
-        .as_ref()
-        .ok_or_else(|| ApiError::Unavailable("call control is not running".into()))?;
-    let figures = match live
-        .send(LiveCommand::QueueLive {
-            tenant: tenant.clone(),
-        })
-        .await
-        .map_err(to_api)?
-    {
-        LiveReply::Json(v) => v,
-        LiveReply::Done => json!({ "queues": [], "agents": [] }),
-    };
+/// What the database says of the floor (names, today's figures, campaigns, tickets): read on
+/// connect, on the periodic tick and once after a burst of changes — never on the path of a
+/// change itself, so a state change reaches the page after one round trip to the call control.
+#[derive(Debug, Clone)]
+pub(crate) struct Stored {
+    people: HashMap<String, String>,
+    effective_today: HashMap<String, i64>,
+    quota_per_day: u32,
+    queues: HashMap<String, (String, QueueConfig)>,
+    today: HashMap<String, Value>,
+    campaigns: Vec<Value>,
+    overdue_tickets: i64,
+}
+
+pub(crate) async fn stored(state: &ApiState, tenant: &TenantId) -> Result<Stored, ApiError> {
     let now = state.clock.now();
-    let at = now.as_millis();
     let today = state.shifts.local_date(now);
     let day_start = state.shifts.start_of(today);
     let day_end = today.succ_opt().map_or(now, |d| state.shifts.start_of(d));
-
-    let people: HashMap<String, String> = users::list_users(&state.store, tenant)
+    let people = users::list_users(&state.store, tenant)
         .await?
         .into_iter()
         .map(|u| {
@@ -85,36 +82,13 @@ pub(crate) async fn board(state: &ApiState, tenant: &TenantId) -> Result<Value, 
             (u.id.to_string(), name)
         })
         .collect();
-    let quota_per_day = state.quota.effective_calls_per_day;
-    let effective_today: HashMap<String, i64> =
+    let effective_today =
         campaign_tasks::agent_figures(&state.store, tenant, None, day_start, day_end)
             .await?
             .into_iter()
             .map(|f| (f.agent.to_string(), f.effective_calls))
             .collect();
-    let mut agents: Vec<Value> = figures["agents"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|a| {
-            let id = a["agent"].as_str().unwrap_or_default().to_owned();
-            json!({
-                "agent": id,
-                "name": people.get(&id).cloned().unwrap_or_else(|| id.clone()),
-                "status": a["status"]["status"],
-                "reason": reason(&a["status"]),
-                "since": a["since"],
-                "call": a["call"],
-                "outside_call": a["outside_call"],
-                "effective_calls_today": effective_today.get(&id).copied().unwrap_or(0),
-                "effective_calls_quota": quota_per_day,
-            })
-        })
-        .collect();
-    agents.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
-
-    let configs: HashMap<String, (String, QueueConfig)> = acd::list_queues(&state.store, tenant)
+    let queues = acd::list_queues(&state.store, tenant)
         .await?
         .into_iter()
         .map(|q| {
@@ -122,56 +96,21 @@ pub(crate) async fn board(state: &ApiState, tenant: &TenantId) -> Result<Value, 
             (q.id.to_string(), (q.name, config))
         })
         .collect();
-    let today_figures: HashMap<String, Value> =
-        super::reports::queue_rows(state, tenant, day_start, day_end)
-            .await?
-            .into_iter()
-            .map(|f| {
-                (
-                    f.queue.clone(),
-                    serde_json::to_value(f).unwrap_or(Value::Null),
-                )
-            })
-            .collect();
-    let prefix = format!("{tenant}/");
-    let mut queues: Vec<Value> = figures["queues"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    let today = super::reports::queue_rows(state, tenant, day_start, day_end)
+        .await?
         .into_iter()
-        .map(|q| {
-            let raw = q["queue"].as_str().unwrap_or_default();
-            let id = raw.strip_prefix(&prefix).unwrap_or(raw).to_owned();
-            let (name, config) = configs
-                .get(&id)
-                .cloned()
-                .unwrap_or_else(|| (id.clone(), QueueConfig::default()));
-            let waiting = q["waiting"].as_array().map_or(0, Vec::len);
-            // The ACD serialises durations as {secs, nanos}.
-            let waited_ms = q["longest_current_wait"]["secs"].as_i64().unwrap_or(0) * 1000
-                + q["longest_current_wait"]["nanos"].as_i64().unwrap_or(0) / 1_000_000;
-            let threshold = config.wait_alert.0;
-            let t = today_figures.get(&id);
-            json!({
-                "queue": id,
-                "name": name,
-                "waiting": waiting,
-                "longest_wait_since": if waiting > 0 { json!(at - waited_ms) } else { Value::Null },
-                "wait_alert_secs": threshold,
-                "wait_alert": waiting > 0 && waited_ms >= i64::try_from(threshold * 1000).unwrap_or(i64::MAX),
-                "agents_logged_in": q["agents_logged_in"],
-                "agents_ready": q["agents_ready"],
-                "today": t.cloned().unwrap_or(Value::Null),
-            })
+        .map(|f| {
+            (
+                f.queue.clone(),
+                serde_json::to_value(f).unwrap_or(Value::Null),
+            )
         })
         .collect();
-    queues.sort_by(|a, b| a["queue"].as_str().cmp(&b["queue"].as_str()));
-
-    let mut running = Vec::new();
+    let mut campaigns = Vec::new();
     for c in campaigns::running(&state.store, tenant).await? {
         let p =
             campaign_tasks::progress(&state.store, tenant, &c.id, day_start, day_end, now).await?;
-        running.push(json!({
+        campaigns.push(json!({
             "id": c.id,
             "name": c.name,
             "total": p.total,
@@ -182,14 +121,112 @@ pub(crate) async fn board(state: &ApiState, tenant: &TenantId) -> Result<Value, 
             "key_done": p.key_done,
         }));
     }
-    let overdue = reports::overdue_tickets(&state.store, tenant, now).await?;
-    Ok(json!({
+    Ok(Stored {
+        people,
+        effective_today,
+        quota_per_day: state.quota.effective_calls_per_day,
+        queues,
+        today,
+        campaigns,
+        overdue_tickets: reports::overdue_tickets(&state.store, tenant, now).await?,
+    })
+}
+
+/// The call control's figures of the tenant's queues and agents now.
+pub(crate) async fn live_figures(state: &ApiState, tenant: &TenantId) -> Result<Value, ApiError> {
+    let live = state
+        .live
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable("call control is not running".into()))?;
+    Ok(
+        match live
+            .send(LiveCommand::QueueLive {
+                tenant: tenant.clone(),
+            })
+            .await
+            .map_err(to_api)?
+        {
+            LiveReply::Json(v) => v,
+            LiveReply::Done => json!({ "queues": [], "agents": [] }),
+        },
+    )
+}
+
+/// The board: the call control's `figures` at `at` (ms) with what the database holds.
+pub(crate) fn compose(tenant: &TenantId, figures: &Value, db: &Stored, at: i64) -> Value {
+    let mut agents: Vec<Value> = figures["agents"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|a| {
+            let id = a["agent"].as_str().unwrap_or_default().to_owned();
+            json!({
+                "agent": id,
+                "name": db.people.get(&id).cloned().unwrap_or_else(|| id.clone()),
+                "status": a["status"]["status"],
+                "reason": reason(&a["status"]),
+                "since": a["since"],
+                "call": a["call"],
+                "outside_call": a["outside_call"],
+                "effective_calls_today": db.effective_today.get(&id).copied().unwrap_or(0),
+                "effective_calls_quota": db.quota_per_day,
+            })
+        })
+        .collect();
+    agents.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    let prefix = format!("{tenant}/");
+    let mut queues: Vec<Value> = figures["queues"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|q| {
+            let raw = q["queue"].as_str().unwrap_or_default();
+            let id = raw.strip_prefix(&prefix).unwrap_or(raw).to_owned();
+            let (name, config) = db
+                .queues
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| (id.clone(), QueueConfig::default()));
+            let waiting = q["waiting"].as_array().map_or(0, Vec::len);
+            // The ACD serialises durations as {secs, nanos}.
+            let waited_ms = q["longest_current_wait"]["secs"].as_i64().unwrap_or(0) * 1000
+                + q["longest_current_wait"]["nanos"].as_i64().unwrap_or(0) / 1_000_000;
+            let threshold = config.wait_alert.0;
+            json!({
+                "queue": id,
+                "name": name,
+                "waiting": waiting,
+                "longest_wait_since": if waiting > 0 { json!(at - waited_ms) } else { Value::Null },
+                "wait_alert_secs": threshold,
+                "wait_alert": waiting > 0 && waited_ms >= i64::try_from(threshold * 1000).unwrap_or(i64::MAX),
+                "agents_logged_in": q["agents_logged_in"],
+                "agents_ready": q["agents_ready"],
+                "today": db.today.get(&id).cloned().unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    queues.sort_by(|a, b| a["queue"].as_str().cmp(&b["queue"].as_str()));
+    json!({
         "at": at,
         "agents": agents,
         "queues": queues,
-        "campaigns": running,
-        "overdue_tickets": overdue,
-    }))
+        "campaigns": db.campaigns,
+        "overdue_tickets": db.overdue_tickets,
+    })
+}
+
+/// The floor now, for one tenant.
+pub(crate) async fn board(state: &ApiState, tenant: &TenantId) -> Result<Value, ApiError> {
+    let figures = live_figures(state, tenant).await?;
+    let db = stored(state, tenant).await?;
+    Ok(compose(
+        tenant,
+        &figures,
+        &db,
+        state.clock.now().as_millis(),
+    ))
 }
 
 /// A not-ready reason as a word: the ACD writes a tenant's own reason as `{"other": "…"}`.
@@ -239,12 +276,14 @@ pub(crate) async fn events(
     caller.require(WATCHERS)?;
     let tenant = caller.tenant().clone();
     // The first board is made here, so a stream that cannot start fails with a status.
-    let first = board(&state, &tenant).await?;
+    let figures = live_figures(&state, &tenant).await?;
+    let db = stored(&state, &tenant).await?;
+    let first = compose(&tenant, &figures, &db, state.clock.now().as_millis());
     let (tx, rx) = mpsc::channel::<Result<Event, Infallible>>(4);
     let once = q.once.unwrap_or(false);
     let user = caller.user.id.clone();
     tokio::spawn(async move {
-        feed(state, tenant, user, first, once, tx).await;
+        feed(state, tenant, user, (first, db), once, tx).await;
     });
     Ok(Sse::new(ReceiverStream::new(rx))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
@@ -265,12 +304,14 @@ fn event(board: &Value) -> Result<Event, Infallible> {
 }
 
 /// One stream's loop: ends when the client goes (the channel closes) or after the first
-/// board with `once`.
+/// board with `once`. A change on the floor is sent with the database's figures as last read;
+/// those are re-read [`MIN_GAP`] after the last change (a call that ended changes today's
+/// figures) and on every [`TICK`].
 async fn feed(
     state: ApiState,
     tenant: TenantId,
     user: UserId,
-    first: Value,
+    (first, mut db): (Value, Stored),
     once: bool,
     tx: mpsc::Sender<Result<Event, Infallible>>,
 ) {
@@ -278,6 +319,7 @@ async fn feed(
     if tx.send(event(&first)).await.is_err() || once {
         return;
     }
+    let mut db_stale = false;
     let mut changes = state.live.as_ref().and_then(|l| l.floor_changes());
     if let Some(c) = changes.as_mut() {
         c.mark_unchanged();
@@ -290,15 +332,17 @@ async fn feed(
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
+        let wait = if db_stale { MIN_GAP } else { TICK };
+        let floor_changed = tokio::select! {
             ok = changed => {
                 if !ok {
                     changes = None;
                 }
+                ok
             }
-            () = tokio::time::sleep(TICK) => {}
+            () = tokio::time::sleep(wait) => false,
             () = tx.closed() => return,
-        }
+        };
         // Coalesce: changes in the gap are all in the next board.
         let gap = sent_at.elapsed();
         if gap < MIN_GAP {
@@ -307,13 +351,29 @@ async fn feed(
         if let Some(c) = changes.as_mut() {
             c.mark_unchanged();
         }
-        let board = match board(&state, &tenant).await {
-            Ok(b) => b,
+        let figures = match live_figures(&state, &tenant).await {
+            Ok(f) => f,
             Err(e) => {
                 tracing::warn!(error = %e, %user, "wallboard figures failed; retrying at the next tick");
                 continue;
             }
         };
+        if floor_changed {
+            db_stale = true;
+        } else {
+            match stored(&state, &tenant).await {
+                Ok(d) => {
+                    db = d;
+                    db_stale = false;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, %user, "wallboard figures failed; retrying at the next tick");
+                    db_stale = false;
+                    continue;
+                }
+            }
+        }
+        let board = compose(&tenant, &figures, &db, state.clock.now().as_millis());
         let now_content = content(&board);
         if now_content == last {
             continue;
