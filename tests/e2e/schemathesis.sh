@@ -48,12 +48,14 @@ TOKEN=$(curl -fsS -X POST "$BASE/api/v1/auth/login" -H 'Content-Type: applicatio
 
 # The stateful phase follows the document's links from each create (POST /tickets, /webhooks,
 # /customers, /queues) to the operations on the object it made, with its real id.
-# Logout is left out: it would revoke the very token the run uses. Run from the temp dir so
+# Logout is left out: it would revoke the very token the run uses; the wallboard stream too:
+# it is endless by design (its contract is tested in reports_api.rs). Run from the temp dir so
 # Schemathesis's cache (.schemathesis/) does not land in the checkout.
 (cd "$WORK" && schemathesis run "$BASE/api/v1/openapi.json" \
   --header "Authorization: Bearer $TOKEN" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --exclude-path /auth/logout \
+  --exclude-path /wallboard/events \
   --phases examples,coverage,fuzzing,stateful \
   --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-30}" \
   --workers 2 \

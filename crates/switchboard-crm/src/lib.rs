@@ -11,6 +11,7 @@ pub mod api;
 pub mod campaigns;
 pub mod live;
 pub mod password;
+pub mod reports;
 pub mod retention;
 pub mod scorecard;
 pub mod shifts;

@@ -6,7 +6,7 @@
 //! ([`crate::ApiState::with_live`]) and serves the [`LiveReceiver`] in its call-control loop.
 
 use switchboard_core::{CallId, TenantId, UserId};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// What the API asks of a call in progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,12 +77,15 @@ pub type LiveReceiver = mpsc::Receiver<LiveRequest>;
 #[derive(Debug, Clone)]
 pub struct LiveHandle {
     tx: mpsc::Sender<LiveRequest>,
+    /// Ticks when the floor (agents' states, queues) changed; `None` when the call control
+    /// does not report changes (the wallboard then refreshes on its periodic tick only).
+    floor: Option<FloorChanges>,
 }
 
 /// A connected pair; `depth` bounds the commands waiting (the API answers 503 beyond it).
 pub fn live_channel(depth: usize) -> (LiveHandle, LiveReceiver) {
     let (tx, rx) = mpsc::channel(depth.max(1));
-    (LiveHandle { tx }, rx)
+    (LiveHandle { tx, floor: None }, rx)
 }
 
 impl LiveHandle {
@@ -93,5 +96,51 @@ impl LiveHandle {
             .try_send((command, reply))
             .map_err(|_| LiveError::Unavailable)?;
         answer.await.map_err(|_| LiveError::Unavailable)?
+    }
+
+    /// The same handle, with the call control's change signal (see [`FloorChanges`]).
+    pub fn with_floor(mut self, floor: FloorChanges) -> Self {
+        self.floor = Some(floor);
+        self
+    }
+
+    /// A receiver that wakes when the floor changed, if the call control reports changes.
+    pub fn floor_changes(&self) -> Option<watch::Receiver<u64>> {
+        self.floor.as_ref().map(FloorChanges::subscribe)
+    }
+}
+
+/// The call control's "something on the floor changed" signal: an agent's state, a caller
+/// joining or leaving a queue, an offer. It carries no figures (a counter only), so the call
+/// control pays one atomic update per change whatever the number of wallboards; each
+/// wallboard then asks for its tenant's snapshot ([`LiveCommand::QueueLive`]) at its own pace,
+/// which is where bursts are coalesced. Cheap to clone; every clone is the same signal.
+#[derive(Debug, Clone)]
+pub struct FloorChanges {
+    tx: std::sync::Arc<watch::Sender<u64>>,
+}
+
+impl Default for FloorChanges {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FloorChanges {
+    pub fn new() -> FloorChanges {
+        let (tx, _) = watch::channel(0);
+        FloorChanges {
+            tx: std::sync::Arc::new(tx),
+        }
+    }
+
+    /// Marks a change; receivers see the latest count only (changes coalesce).
+    pub fn notify(&self) {
+        self.tx.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver whose `changed()` wakes on the next [`FloorChanges::notify`].
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.tx.subscribe()
     }
 }

@@ -222,6 +222,12 @@ const TABLE: &[Op] = &[
     op("GET", "/campaign-tasks/{id}", ADM | SUP | QA | AGT, 200, Fx::CampaignTask, None),
     op("POST", "/campaign-tasks/{id}/outcome", SUP | AGT, 200, Fx::CampaignTask, Some(r#"{"result":"no_answer"}"#)),
     op("GET", "/quotas", ADM | SUP | AGT, 200, Fx::None, None),
+    op("GET", "/reports/agents", ADM | SUP | QA, 200, Fx::None, None),
+    op("GET", "/reports/queues", ADM | SUP | QA, 200, Fx::None, None),
+    op("GET", "/reports/campaigns", ADM | SUP | QA, 200, Fx::None, None),
+    op("GET", "/reports/tickets", ADM | SUP | QA, 200, Fx::None, None),
+    op("GET", "/wallboard", ADM | SUP, 200, Fx::None, None),
+    op("GET", "/wallboard/events?once=true", ADM | SUP, 200, Fx::None, None),
     // Last: it revokes the caller's token.
     op("POST", "/auth/logout", ALL, 204, Fx::None, None),
 ];

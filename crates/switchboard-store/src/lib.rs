@@ -22,6 +22,7 @@ pub mod orders;
 pub mod outbox;
 pub mod qa;
 pub mod recordings;
+pub mod reports;
 pub mod sip;
 pub mod tasks;
 pub mod tenants;

@@ -59,6 +59,18 @@ const ASSETS: &[Asset] = &[
         immutable: false,
     },
     Asset {
+        name: "wallboard.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../web/wallboard.js"),
+        immutable: false,
+    },
+    Asset {
+        name: "reports.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../web/reports.js"),
+        immutable: false,
+    },
+    Asset {
         name: "i18n.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../web/i18n.js"),

@@ -178,7 +178,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let api = ApiState::new(store.clone(), clock.clone(), api_settings(&config));
     let (live, live_rx) = switchboard_crm::live::live_channel(256);
     let api = api
-        .with_live(live)
+        .with_live(live.clone())
         .with_ticket_policy(ticket_policy(&config))
         .with_shifts(shift_policy(&config))
         .with_quota_table(quota_table(&config))
@@ -238,6 +238,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         Some(live_rx),
     )
     .await?;
+    // The wallboards' push: the call control's change signal, known once it runs.
+    let api = api.with_live(live.with_floor(sip.floor_changes()));
     let app =
         crate::http::app(api, metrics, config.http.max_body_bytes).merge(crate::sip_ws::router(
             sip.ws_transport(),

@@ -60,6 +60,7 @@ pub struct SipService {
     driver: SipDriver,
     tu: JoinHandle<()>,
     records: JoinHandle<()>,
+    floor: switchboard_crm::live::FloorChanges,
 }
 
 impl SipService {
@@ -169,6 +170,7 @@ impl SipService {
             max_calls: config.calls.max_calls,
             user_agent: format!("Switchboard/{}", env!("CARGO_PKG_VERSION")),
         });
+        let floor = switchboard_crm::live::FloorChanges::new();
         let tu = SipTu::new(SipTuParts {
             registrar,
             b2bua,
@@ -189,12 +191,14 @@ impl SipService {
             queueing,
             ws: Some(driver.ws_transport()),
             closed_flows,
+            floor: floor.clone(),
         });
         let tu = tokio::spawn(tu.run(events));
         Ok(SipService {
             driver,
             tu,
             records,
+            floor,
         })
     }
 
@@ -206,6 +210,11 @@ impl SipService {
     /// The bound TCP address.
     pub fn tcp_addr(&self) -> SocketAddr {
         self.driver.tcp_addr()
+    }
+
+    /// The call control's signal that agents or queues changed (the wallboard's push).
+    pub fn floor_changes(&self) -> switchboard_crm::live::FloorChanges {
+        self.floor.clone()
     }
 
     /// Where the HTTP listener's `/sip` route hands its WebSockets.

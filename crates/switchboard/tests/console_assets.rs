@@ -74,7 +74,9 @@ async fn the_page_and_every_asset_it_references_are_served_with_type_and_cache_h
             "/assets/console-view.js",
             "/assets/console.js",
             "/assets/campaign.js",
-            "/assets/qa.js"
+            "/assets/qa.js",
+            "/assets/wallboard.js",
+            "/assets/reports.js"
         ]
     );
     for path in referenced {

@@ -63,10 +63,15 @@
   // --- drawing --------------------------------------------------------------------------
 
   function render() {
-    // Tabs by role: supervisors and admins have the console, Campaigns and QA (qa.js); QA
-    // staff only the QA page; agents only the console.
+    // Tabs by role: supervisors and admins have the console, Campaigns, Wallboard, Reports and
+    // QA (qa.js); QA staff the QA page and the Reports (reports.js); agents only the console.
     const role = signedIn() && S.user ? S.user.role : null;
-    const tabs = role === 'qa' ? ['qa'] : role && isManager() ? ['console', 'campaigns', 'qa'] : ['console'];
+    const tabs =
+      role === 'qa'
+        ? ['qa', 'reports']
+        : role && isManager()
+          ? ['console', 'campaigns', 'wallboard', 'reports', 'qa']
+          : ['console'];
     if (!tabs.includes(C.tab)) C.tab = tabs[0];
     $('tabs').hidden = tabs.length < 2;
     document.body.dataset.tab = C.tab;

@@ -28,12 +28,14 @@ mod queues;
 mod quotas;
 mod recordings;
 mod registrations;
+mod reports;
 mod softphone;
 mod stats;
 mod tasks;
 mod tickets;
 pub mod users;
 mod visits;
+mod wallboard;
 mod webhooks;
 
 use std::path::PathBuf;
@@ -315,6 +317,12 @@ pub fn router(state: ApiState) -> Router {
             post(campaign_tasks::outcome),
         )
         .route("/quotas", get(quotas::quotas))
+        .route("/reports/agents", get(reports::agents))
+        .route("/reports/queues", get(reports::queues))
+        .route("/reports/campaigns", get(reports::campaigns_report))
+        .route("/reports/tickets", get(reports::tickets))
+        .route("/wallboard", get(wallboard::snapshot))
+        .route("/wallboard/events", get(wallboard::events))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/docs", get(openapi::docs_page))
         .fallback(error::not_found)

@@ -12,7 +12,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use super::{
     agent_states, agents, api_keys, auth, call_control, calls, campaign_plan, campaign_steer,
     campaign_tasks, campaigns, customer_types, customers, handovers, imports, orders, qa, queues,
-    quotas, recordings, registrations, softphone, stats, tasks, tickets, users, visits, webhooks,
+    quotas, recordings, registrations, reports, softphone, stats, tasks, tickets, users, visits,
+    wallboard, webhooks,
 };
 
 /// Every error the API returns: `{"error": {"code", "message", "field"?}}`.
@@ -159,6 +160,12 @@ pub enum RoleDoc {
         campaign_tasks::get_one,
         campaign_tasks::outcome,
         quotas::quotas,
+        reports::agents,
+        reports::queues,
+        reports::campaigns_report,
+        reports::tickets,
+        wallboard::snapshot,
+        wallboard::events,
     ),
     // Types only query parameters name are not collected from the handlers: list them here.
     components(schemas(
@@ -186,6 +193,8 @@ pub enum RoleDoc {
         (name = "stats", description = "Per-agent service statistics: customers served, converted, conversion rate"),
         (name = "tasks", description = "Call-back tasks (回访) the ACD creates for dropped and abandoned calls: list, claim, complete, cancel"),
         (name = "tickets", description = "Complaint tickets (工单): register, take, resolve, follow up, judge, close; reply due in 12 h, escalation after 24 h"),
+        (name = "reports", description = "Supervisors' daily / weekly / monthly reports (JSON or CSV): per agent, per queue (service level, abandons), per campaign (the one avoidance and three guarantees), tickets (reply and escalation SLA)"),
+        (name = "wallboard", description = "The supervisors' live wallboard: agents, queues, campaigns against quotas, overdue tickets; pushed as server-sent events"),
         (name = "webhooks", description = "Webhook subscriptions (admins): events signed with HMAC-SHA256, delivered at least once"),
     )
 )]

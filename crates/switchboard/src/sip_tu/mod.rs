@@ -88,6 +88,8 @@ pub(crate) struct SipTu {
     /// SIP WebSocket flows: which are open, and which just closed.
     ws: Option<WsTransport>,
     closed_flows: Option<mpsc::Receiver<Peer>>,
+    /// Tells the wallboards that agents or queues changed.
+    floor: switchboard_crm::live::FloorChanges,
 }
 
 /// Everything [`SipTu::new`] needs.
@@ -114,6 +116,8 @@ pub(crate) struct SipTuParts {
     /// The driver's WebSocket side and its closed flows (none in tests without WebSocket).
     pub ws: Option<WsTransport>,
     pub closed_flows: Option<mpsc::Receiver<Peer>>,
+    /// The wallboards' change signal (the API holds the other end through its `LiveHandle`).
+    pub floor: switchboard_crm::live::FloorChanges,
 }
 
 impl SipTu {
@@ -149,6 +153,7 @@ impl SipTu {
             next_reload: Timestamp::default(),
             ws: p.ws,
             closed_flows: p.closed_flows,
+            floor: p.floor,
         }
     }
 
@@ -365,6 +370,10 @@ impl SipTu {
                 break;
             };
             self.transfer(call, target).await;
+        }
+        // After the whole event, so a burst of ACD inputs is one signal.
+        if std::mem::take(&mut self.queueing.touched) {
+            self.floor.notify();
         }
     }
 

@@ -61,6 +61,9 @@ pub(crate) struct Queueing {
     pub waiting: HashSet<CallId>,
     /// Waiting calls that were offered a call-back (press 1).
     pub callback_offered: HashSet<CallId>,
+    /// The ACD was given an input since the wallboards were last told (see
+    /// [`switchboard_crm::live::FloorChanges`]); taken by the call control after each event.
+    pub touched: bool,
     /// Members per ACD queue as last loaded, to notice removals.
     members: HashMap<QueueId, HashSet<AgentId>>,
 }
@@ -113,6 +116,7 @@ impl Queueing {
             connected: HashMap::new(),
             waiting: HashSet::new(),
             callback_offered: HashSet::new(),
+            touched: false,
             members: HashMap::new(),
         }
     }
@@ -125,6 +129,7 @@ impl Queueing {
     }
 
     fn input(&mut self, input: Input, now: Timestamp) {
+        self.touched = true;
         if let Err(e) = self.acd.handle(input, now) {
             tracing::warn!(error = %e, "ACD refused an input");
         }
@@ -315,6 +320,7 @@ impl Queueing {
         if already {
             return Ok(());
         }
+        self.touched = true;
         let input = match action {
             AgentAction::Login { ready } => Input::AgentLogin { agent, ready },
             AgentAction::Logout => Input::AgentLogout { agent },
@@ -338,6 +344,8 @@ impl Queueing {
     }
 
     pub fn handle_timeout(&mut self, now: Timestamp) {
+        // Ring timeouts, wrap-up ends and wait alerts all change what a wallboard shows.
+        self.touched = true;
         if let Err(e) = self.acd.handle_timeout(now) {
             tracing::warn!(error = %e, "ACD timer failed");
         }
