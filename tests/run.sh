@@ -34,6 +34,8 @@ mkdir -p "$SWITCHBOARD_TEST_LOGS"
 step "postgres reachable" require_postgres
 step "fmt" cargo fmt --all -- --check
 step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+# The console's scripts are served as they are: a syntax error would only show in a browser.
+step "console scripts parse" bash -c 'for f in crates/switchboard/web/*.js; do node --check "$f" || exit 1; done'
 step "cargo test" cargo test --workspace --locked --no-fail-fast
 for suite in tests/e2e/*.sh; do
   [ -e "$suite" ] || continue

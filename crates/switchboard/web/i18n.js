@@ -654,6 +654,8 @@ Object.assign(window.I18N['zh-CN'], {
   qa_total: '总分',
   qa_score_missing: (items) => `请为每一项打分（0-100）：${items}。`,
   qa_score_failed: (why) => `评分未保存：${why}`,
+});
+
 // The Wallboard and Reports tabs (wallboard.js, reports.js), supervisors (reports also QA).
 Object.assign(window.I18N.en, {
   tab_wallboard: 'Wallboard',
@@ -661,6 +663,10 @@ Object.assign(window.I18N.en, {
   wb_link_idle: 'Not connected',
   wb_link_connecting: 'Connecting…',
   wb_link_live: 'Live',
+  wb_listen: 'Listen',
+  wb_whisper: 'Whisper',
+  wb_barge: 'Barge',
+  wb_monitor_needs_phone: 'Your phone must be signed in and free to listen in',
   wb_link_lost: 'Connection lost, reconnecting…',
   wb_updated: (time) => `Last change ${time}`,
   wb_queues: 'Queues (today)',
@@ -735,6 +741,10 @@ Object.assign(window.I18N['zh-CN'], {
   wb_link_idle: '未连接',
   wb_link_connecting: '正在连接…',
   wb_link_live: '实时',
+  wb_listen: '监听',
+  wb_whisper: '耳语',
+  wb_barge: '强插',
+  wb_monitor_needs_phone: '需要本页电话已登录且空闲才能监听',
   wb_link_lost: '连接中断，正在重连…',
   wb_updated: (time) => `最近变化 ${time}`,
   wb_queues: '队列（今日）',

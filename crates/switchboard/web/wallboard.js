@@ -180,6 +180,29 @@
     return base;
   }
 
+  // Listen / Whisper / Barge on an agent's call: this page's softphone dials the dial codes
+  // (*81 / *82 / *83 + the agent's extension, see the README) — the supervisor hears the call
+  // in the browser. Shown while the agent is on a call and this page's phone can call.
+  const MONITOR_CODES = [['listen', '*81'], ['whisper', '*82'], ['barge', '*83']];
+
+  function renderMonitor(cell, a) {
+    const onCall = a.status === 'on_call' || Boolean(a.outside_call);
+    const canCall = Boolean(S.ua && !S.session && S.reg === 'registered');
+    const want = onCall && a.extension ? MONITOR_CODES : [];
+    const key = want.length ? `${a.extension}:${canCall}:${S.lang}` : '';
+    if (cell.dataset.key === key) return;
+    cell.dataset.key = key;
+    cell.replaceChildren(
+      ...want.map(([mode, code]) => {
+        const b = el('button', { type: 'button', class: 'small', text: t(`wb_${mode}`), 'data-testid': `wb-${mode}-${a.agent}` });
+        b.disabled = !canCall;
+        b.title = canCall ? `${code}${a.extension}` : t('wb_monitor_needs_phone');
+        b.addEventListener('click', () => app.call(`${code}${a.extension}`));
+        return b;
+      }),
+    );
+  }
+
   function renderAgents() {
     const agents = W.board ? W.board.agents : [];
     $('wb-agents-empty').hidden = agents.length > 0;
@@ -209,6 +232,7 @@
           el('span', { class: 'wb-bar' }, el('span', { class: 'wb-bar-fill', style: `width:${(share * 100).toFixed(0)}%` })),
           ` ${a.effective_calls_today} / ${a.effective_calls_quota}`,
         );
+        renderMonitor(row.querySelector('.wb-actions'), a);
       },
     );
   }

@@ -57,6 +57,8 @@ pub struct EventsParams {
 #[derive(Debug, Clone)]
 pub(crate) struct Stored {
     people: HashMap<String, String>,
+    /// User id → their phone extension (the wallboard's Listen / Whisper / Barge dial it).
+    extensions: HashMap<String, String>,
     effective_today: HashMap<String, i64>,
     quota_per_day: u32,
     queues: HashMap<String, (String, QueueConfig)>,
@@ -81,6 +83,11 @@ pub(crate) async fn stored(state: &ApiState, tenant: &TenantId) -> Result<Stored
             };
             (u.id.to_string(), name)
         })
+        .collect();
+    let extensions = switchboard_store::sip::list_credentials(&state.store, tenant)
+        .await?
+        .into_iter()
+        .filter_map(|c| Some((c.user_id?.to_string(), c.extension?)))
         .collect();
     let effective_today =
         campaign_tasks::agent_figures(&state.store, tenant, None, day_start, day_end)
@@ -123,6 +130,7 @@ pub(crate) async fn stored(state: &ApiState, tenant: &TenantId) -> Result<Stored
     }
     Ok(Stored {
         people,
+        extensions,
         effective_today,
         quota_per_day: state.quota.effective_calls_per_day,
         queues,
@@ -164,6 +172,7 @@ pub(crate) fn compose(tenant: &TenantId, figures: &Value, db: &Stored, at: i64) 
             json!({
                 "agent": id,
                 "name": db.people.get(&id).cloned().unwrap_or_else(|| id.clone()),
+                "extension": db.extensions.get(&id),
                 "status": a["status"]["status"],
                 "reason": reason(&a["status"]),
                 "since": a["since"],
