@@ -10,6 +10,7 @@
 
 const assert = require('assert/strict');
 const sp = require('./lib/softphone');
+const cs = require('./lib/console');
 
 const { HTTP_PORT, SIP_PORT, DOMAIN, PASSWORD, TOKEN, WORK, SCEN, RTP_TOOLS } = process.env;
 const peers = require('./lib/peers')({ SIP_PORT, WORK, SCEN, RTP_TOOLS });
@@ -28,9 +29,11 @@ const PAGE_HEARD = -25;
 const step = (s) => console.log(`== ${s}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function api(method, path) {
-  const r = await fetch(`${BASE}/api/v1${path}`, { method, headers: { Authorization: `Bearer ${TOKEN}` } });
-  assert.ok(r.ok, `${method} ${path}: ${r.status}`);
+async function api(method, path, body) {
+  const headers = { Authorization: `Bearer ${TOKEN}` };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const r = await fetch(`${BASE}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  assert.ok(r.ok, `${method} ${path}: ${r.status} ${r.ok ? '' : await r.text()}`);
   return r.status === 204 ? null : r.json();
 }
 
@@ -113,6 +116,32 @@ async function main() {
     });
     assert.equal(reg, 0, 'SIPp registers 1001');
 
+    step('agent 1001 is a member of queue sales, so the wallboard lists them');
+    const users = await api('GET', '/users');
+    const agent1 = (users.items || users).find((u) => u.username === 'agent1');
+    await api('POST', '/queues', { id: 'sales', name: 'Sales', number: '4000' });
+    await api('PUT', `/queues/sales/members/${agent1.id}`, {});
+    const end = Date.now() + 20000;
+    while (!(await api('GET', '/queues/live')).queues.some((q) => q.queue.endsWith('/sales') && q.members === 1)) {
+      assert.ok(Date.now() < end, 'the ACD takes up the queue');
+      await sleep(250);
+    }
+
+    // The agent signs in to the queues (ready), as the console's Ready button does.
+    const login = await fetch(`${BASE}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'agent1', password: PASSWORD }),
+    });
+    assert.equal(login.status, 200, 'agent1 signs in');
+    const agentToken = (await login.json()).token;
+    const ready = await fetch(`${BASE}/api/v1/agents/me/state`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${agentToken}` },
+      body: JSON.stringify({ state: 'ready' }),
+    });
+    assert.ok(ready.ok, `agent1 ready: ${ready.status}`);
+
     step('nobody to listen to yet: *811001 → 404');
     await supervisor.call(`sip:*811001@${DOMAIN}`);
     const none = await supervisor.waitFor('failed', { nth: 1 });
@@ -152,10 +181,37 @@ async function main() {
     assert.ok(barge.agent[SUPERVISOR] > HEARD, 'the agent hears the supervisor (barge)');
     assert.ok(barge.agent[CUSTOMER] > HEARD, 'the agent hears the customer (barge)');
 
-    step('the call ends (hung up through the API): the supervisor is hung up too, CDRs written');
+    await hangUp(supervisor, 3);
+
+    step("the console's Wallboard tab: Listen on the agent's row dials *811001 from the page's phone; a second supervisor gets 486");
+    const boss = await cs.openConsole(browser, BASE);
+    await cs.login(boss, { username: 'boss', password: PASSWORD });
+    await cs.waitRegistered(boss);
+    await boss.click('[data-testid=tab-wallboard]');
+    const listenButton = 'tr[data-agent] button[data-testid^="wb-listen-"]:not([disabled])';
+    await boss.waitForSelector(listenButton, { timeout: 15000 }).catch(async (e) => {
+      const rows = await boss.evaluate(() => document.querySelector('#wb-agents').outerHTML);
+      const board = await api('GET', '/wallboard');
+      const S = await boss.evaluate(() => ({ reg: window.consoleApp.S.reg, session: Boolean(window.consoleApp.S.session), ua: Boolean(window.consoleApp.S.ua) }));
+      assert.fail(`no enabled Listen button (${e.message}): rows ${rows}; board agents ${JSON.stringify(board.agents)}; phone ${JSON.stringify(S)}`);
+    });
+    await boss.click(listenButton);
+    // The phone card is on the console tab, hidden behind the wallboard: wait on its state.
+    const phoneIs = (state) =>
+      boss.waitForSelector(`[data-testid=phone][data-phone="${state}"]`, { state: 'attached', timeout: 15000 });
+    await phoneIs('incall');
+    await sp.audioUntil(boss, 'console', hasAudio, 'the console hears the call');
+    const heard = await sp.toneLevels(boss, 'console', [CUSTOMER, AGENT], 2000);
+    console.log(`   console listen: ${JSON.stringify(heard)}`);
+    assert.ok(heard[CUSTOMER] > PAGE_HEARD && heard[AGENT] > PAGE_HEARD, 'the console hears both parties');
+    await supervisor.call(`sip:*831001@${DOMAIN}`);
+    const busy = await supervisor.waitFor('failed', { nth: 2 });
+    assert.equal(busy.detail.cause, 'Busy', JSON.stringify(busy));
+    assert.deepEqual(boss.errors, [], 'no page errors');
+
+    step('the call ends (hung up through the API): the supervisor on it is hung up too, CDRs written');
     await api('POST', `/calls/${call.id}/hangup`);
-    const ended = await supervisor.waitFor('ended', { nth: 3, orNames: [] });
-    assert.equal(ended.detail.originator, 'remote', JSON.stringify(ended));
+    await phoneIs('idle');
     assert.equal(await customerDone, 0, 'the customer got its BYE');
     assert.equal(await agentDone, 0, 'the agent got its BYE');
     const cdr = await callRecord('1001', (c) => c.state === 'ended', 'CDR of the monitored call');

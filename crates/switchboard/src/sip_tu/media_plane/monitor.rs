@@ -54,6 +54,13 @@ impl RelayPlane {
         mode: MonitorMode,
         offer: &[u8],
     ) -> Result<Vec<u8>, MediaFailure> {
+        if self.monitors.active.values().any(|m| m.watched == watched) {
+            // One supervisor at a time: the relay mixes one third party.
+            return Err(failure(
+                486,
+                "Busy Here (a supervisor is already on this call)",
+            ));
+        }
         let address = self.settings.address;
         let s = self
             .sessions
