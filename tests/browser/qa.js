@@ -173,6 +173,19 @@ const position = (page) => page.evaluate(() => window.qaPlayer.currentTime());
   await page.waitForFunction(() => document.querySelector('[data-testid=tab-qa]') && document.getElementById('btn-qa-search').textContent === '查询');
   await shot(page, 'qa-player-zh-CN');
 
+  step('opening the scored call again fills the form with its score');
+  await row.click();
+  await page.waitForFunction(
+    () => window.qaPlayer.wav && document.getElementById('qa-v-skills') && document.getElementById('qa-v-skills').value === '80',
+    null,
+    { timeout: 10000 },
+  );
+  assert.equal(await page.inputValue('#qa-v-visits'), '90');
+  assert.ok(await page.locator('[data-testid=qa-banned-phrase][value="差不多"]').isChecked());
+  assert.ok(!(await page.locator('[data-testid=qa-banned-phrase][value="但是"]').isChecked()));
+  assert.equal(await page.inputValue('[data-testid=qa-note]'), 'Friendly, but vague once.');
+  assert.equal(await page.locator('[data-testid=qa-total]').innerText(), '83.0');
+
   step('the agent who took the call gets 403 on its audio; the audit log has every listen');
   for (const p of [`/recordings/${RECORDING}/audio`, `/recordings/${RECORDING}/peaks`]) {
     const r = await api(AGENT_TOKEN, 'GET', p);
