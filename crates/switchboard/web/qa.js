@@ -61,6 +61,15 @@
   const duration = () => (P.wav ? P.wav.frames / P.wav.rate : 0);
   const position = () => (P.playing && P.ctx ? Math.min(duration(), P.startedPos + (P.ctx.currentTime - P.startedAt) * P.rate) : P.position);
   P.currentTime = position;
+  // The loudest frequency being played now, in Hz (null before anything played).
+  P.peakHz = () => {
+    if (!P.analyser) return null;
+    const bins = new Float32Array(P.analyser.frequencyBinCount);
+    P.analyser.getFloatFrequencyData(bins);
+    let best = 0;
+    for (let i = 1; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
+    return bins[best] < -90 ? null : (best * P.ctx.sampleRate) / P.analyser.fftSize;
+  };
 
   function audioGraph() {
     if (P.ctx) return;
@@ -78,7 +87,12 @@
     g.al.connect(merger, 0, 0);
     g.ar.connect(merger, 0, 1);
     merger.connect(ctx.destination);
-    Object.assign(P, { ctx, gains: g, output: splitter });
+    // What is heard, for the loudest frequency (tests check channels and speed by pitch).
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 8192;
+    analyser.smoothingTimeConstant = 0;
+    merger.connect(analyser);
+    Object.assign(P, { ctx, gains: g, output: splitter, analyser });
     setChannel(P.channel);
   }
 
