@@ -115,15 +115,29 @@ const position = (page) => page.evaluate(() => window.qaPlayer.currentTime());
   await page.waitForFunction((s) => window.qaPlayer.currentTime() > s + 0.3, seekedTo, { timeout: 10000 });
   console.log(`   seek to ${seekedTo.toFixed(2)} s of ${duration.toFixed(2)} s: ${seek.status} ${seek.contentRange}`);
 
-  step('switch channel and speed');
+  step('switch channel and speed: what is heard changes (the loudest frequency of the output)');
+  // From 0.8 s, before the paused span: the customer's tone is 440 Hz, the agent's 1000 Hz,
+  // and 1.5x speed raises the agent's to 1500 Hz.
+  assert.ok(meta.paused_segments[0].start_ms > 1800, JSON.stringify(meta.paused_segments));
+  await page.mouse.click(box.x + (box.width * 0.8) / duration, box.y + box.height / 2);
+  await page.waitForFunction(() => window.qaPlayer.playing && window.qaPlayer.currentTime() > 0.9, null, { timeout: 10000 });
+  const hears = async (want) => {
+    await page.waitForFunction((w) => Math.abs((window.qaPlayer.peakHz() || 0) - w) < w * 0.04, want, { timeout: 5000, polling: 50 }).catch(async () => {
+      assert.fail(`want ${want} Hz, hear ${await page.evaluate(() => window.qaPlayer.peakHz())} Hz at ${await position(page)} s`);
+    });
+  };
   await page.selectOption('[data-testid=qa-channel]', 'customer');
   let gains = await page.evaluate(() => ['cl', 'cr', 'al', 'ar'].map((k) => window.qaPlayer.gains[k].gain.value));
   assert.deepEqual(gains, [1, 1, 0, 0]);
+  await hears(440);
   await page.selectOption('[data-testid=qa-channel]', 'agent');
   gains = await page.evaluate(() => ['cl', 'cr', 'al', 'ar'].map((k) => window.qaPlayer.gains[k].gain.value));
   assert.deepEqual(gains, [0, 0, 1, 1]);
+  await hears(1000);
   await page.selectOption('[data-testid=qa-speed]', '1.5');
   assert.equal(await page.evaluate(() => window.qaPlayer.rate), 1.5);
+  await hears(1500);
+  console.log(`   customer 440 Hz, agent 1000 Hz, agent at 1.5x 1500 Hz (at ${(await position(page)).toFixed(2)} s)`);
   await page.selectOption('[data-testid=qa-channel]', 'both');
 
   step('pin a comment at the current moment');
@@ -172,6 +186,19 @@ const position = (page) => page.evaluate(() => window.qaPlayer.currentTime());
   await page.click('[data-testid=lang-zh]');
   await page.waitForFunction(() => document.querySelector('[data-testid=tab-qa]') && document.getElementById('btn-qa-search').textContent === '查询');
   await shot(page, 'qa-player-zh-CN');
+
+  step('opening the scored call again fills the form with its score');
+  await row.click();
+  await page.waitForFunction(
+    () => window.qaPlayer.wav && document.getElementById('qa-v-skills') && document.getElementById('qa-v-skills').value === '80',
+    null,
+    { timeout: 10000 },
+  );
+  assert.equal(await page.inputValue('#qa-v-visits'), '90');
+  assert.ok(await page.locator('[data-testid=qa-banned-phrase][value="差不多"]').isChecked());
+  assert.ok(!(await page.locator('[data-testid=qa-banned-phrase][value="但是"]').isChecked()));
+  assert.equal(await page.inputValue('[data-testid=qa-note]'), 'Friendly, but vague once.');
+  assert.equal(await page.locator('[data-testid=qa-total]').innerText(), '83.0');
 
   step('the agent who took the call gets 403 on its audio; the audit log has every listen');
   for (const p of [`/recordings/${RECORDING}/audio`, `/recordings/${RECORDING}/peaks`]) {

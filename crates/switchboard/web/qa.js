@@ -61,6 +61,15 @@
   const duration = () => (P.wav ? P.wav.frames / P.wav.rate : 0);
   const position = () => (P.playing && P.ctx ? Math.min(duration(), P.startedPos + (P.ctx.currentTime - P.startedAt) * P.rate) : P.position);
   P.currentTime = position;
+  // The loudest frequency being played now, in Hz (null before anything played).
+  P.peakHz = () => {
+    if (!P.analyser) return null;
+    const bins = new Float32Array(P.analyser.frequencyBinCount);
+    P.analyser.getFloatFrequencyData(bins);
+    let best = 0;
+    for (let i = 1; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
+    return bins[best] < -90 ? null : (best * P.ctx.sampleRate) / P.analyser.fftSize;
+  };
 
   function audioGraph() {
     if (P.ctx) return;
@@ -78,7 +87,12 @@
     g.al.connect(merger, 0, 0);
     g.ar.connect(merger, 0, 1);
     merger.connect(ctx.destination);
-    Object.assign(P, { ctx, gains: g, output: splitter });
+    // What is heard, for the loudest frequency (tests check channels and speed by pitch).
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 8192;
+    analyser.smoothingTimeConstant = 0;
+    merger.connect(analyser);
+    Object.assign(P, { ctx, gains: g, output: splitter, analyser });
     setChannel(P.channel);
   }
 
@@ -411,8 +425,13 @@
     if (form.hidden) return;
     $('qa-card-name').textContent = Q.card.name;
     const values = (Q.score && Q.score.values) || {};
+    // What the QA person typed survives redraws; a new recording or a score loaded or saved
+    // fills the form afresh.
+    const formKey = `${Q.rec.id}|${Q.score ? Q.score.scored_at : ''}`;
+    const fresh = Q.formKey !== formKey;
+    Q.formKey = formKey;
     const input = (key) => {
-      const existing = $(`qa-v-${key}`);
+      const existing = fresh ? null : $(`qa-v-${key}`);
       const value = existing ? existing.value : values[key] != null ? String(values[key]) : '';
       return el('input', { id: `qa-v-${key}`, type: 'number', min: '0', max: '100', step: '1', value, dataset: { key, testid: `qa-v-${key}` } });
     };
@@ -429,7 +448,7 @@
         ),
       ),
     );
-    const heard = new Set([...document.querySelectorAll('#qa-banned input:checked')].map((b) => b.value).concat((Q.score && Q.score.banned) || []));
+    const heard = new Set(fresh ? (Q.score && Q.score.banned) || [] : [...document.querySelectorAll('#qa-banned input:checked')].map((b) => b.value));
     $('qa-banned').replaceChildren(
       el('legend', { text: t('qa_banned', Q.card.banned_phrase_penalty) }),
       ...Q.card.banned_phrases.map((p) => {
@@ -440,12 +459,14 @@
         return el('label', {}, box, el('span', { text: `${p.phrase}${meaning} — ${kind}` }));
       }),
     );
-    if (!$('qa-note').value && Q.score) $('qa-note').value = Q.score.note || '';
+    if (fresh) $('qa-note').value = (Q.score && Q.score.note) || '';
     const res = $('qa-score-result');
     res.replaceChildren();
-    if (Q.scoreMsg && Q.scoreMsg.total != null) {
+    // The total just saved, or the recording's score as loaded.
+    const total = Q.scoreMsg ? Q.scoreMsg.total : Q.score && Q.score.total;
+    if (total != null) {
       res.className = 'form-result ok';
-      res.append(el('span', { text: `${t('qa_total')}: ` }), el('span', { class: 'qa-total', dataset: { testid: 'qa-total' }, text: Q.scoreMsg.total.toFixed(1) }), el('span', { text: ' / 100' }));
+      res.append(el('span', { text: `${t('qa_total')}: ` }), el('span', { class: 'qa-total', dataset: { testid: 'qa-total' }, text: total.toFixed(1) }), el('span', { text: ' / 100' }));
     } else if (Q.scoreMsg) {
       res.className = 'form-result error';
       res.textContent = tm(Q.scoreMsg);
@@ -513,10 +534,7 @@
     pause();
     Object.assign(Q, { rec: r, meta: null, peaks: null, comments: [], score: null, scoreMsg: null, playerMsg: null });
     Object.assign(P, { recId: r.id, wav: null, position: 0, seekedTo: null });
-    $('qa-note').value = '';
-    document.querySelectorAll('#qa-criteria input').forEach((i) => (i.value = ''));
-    document.querySelectorAll('#qa-banned input').forEach((i) => (i.checked = false));
-    $('qa-criteria').replaceChildren();
+    Q.formKey = null;
     render();
     if (r.deleted) {
       Q.playerMsg = { key: 'qa_expired_msg', error: true };
@@ -619,7 +637,7 @@
 
   function stop() {
     pause();
-    Object.assign(Q, { loaded: false, items: [], next: null, searchMsg: null, rec: null, meta: null, peaks: null, comments: [], card: null, score: null, scoreMsg: null, playerMsg: null, agents: {} });
+    Object.assign(Q, { formKey: null, loaded: false, items: [], next: null, searchMsg: null, rec: null, meta: null, peaks: null, comments: [], card: null, score: null, scoreMsg: null, playerMsg: null, agents: {} });
     Object.assign(P, { recId: null, wav: null, position: 0 });
   }
 
