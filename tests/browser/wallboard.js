@@ -194,7 +194,9 @@ async function main() {
     const sales = fromApi.rows.find((r) => r.queue === 'sales');
     // One caller answered, one who gave up waiting.
     assert.deepEqual([sales.offered, sales.answered, sales.abandoned], [2, 1, 1]);
-    await board.waitForFunction(() => document.querySelectorAll('#rp-table tbody tr').length === 1, null, { timeout: 10000 });
+    assert.deepEqual(await board.evaluate(() => [window.reportsPage.kind, window.reportsPage.period]), ['queues', 'day']);
+    await board.waitForSelector('#rp-table[data-kind=queues][data-period=day] tbody tr', { timeout: 10000 });
+    assert.equal(await board.locator('#rp-table tbody tr').count(), 1);
     const cells = await board.locator('#rp-table tbody tr td').allInnerTexts();
     assert.deepEqual(cells.slice(0, 4), ['sales', '2', '1', '1']);
     assert.equal(cells[5], '50.0%', 'abandon rate 1 of 2');
@@ -220,7 +222,8 @@ async function main() {
     assert.equal(await qa.locator('[data-testid=tab-campaigns]').isVisible(), false);
     await qa.click('[data-testid=tab-reports]');
     await qa.waitForSelector('[data-testid=reports-view]:not([hidden])');
-    await qa.waitForFunction(() => document.querySelectorAll('#rp-table tbody tr').length === 1, null, { timeout: 10000 });
+    await qa.waitForSelector('#rp-table[data-kind=agents][data-period=month] tbody tr', { timeout: 10000 });
+    assert.equal(await qa.locator('#rp-table tbody tr').count(), 1);
     assert.equal(await qa.locator('#rp-table tbody tr td').first().innerText(), '王小明');
 
     assert.deepEqual([...agent.errors, ...board.errors, ...qa.errors], [], 'no page errors');
