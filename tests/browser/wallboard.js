@@ -4,12 +4,13 @@
 // SCEN (the SIPp scenarios), SHOTS (where the screenshots go).
 //
 // An agent's console (JsSIP) and a supervisor's Wallboard tab side by side. Each change is
-// timestamped at its source — the agent's click (Ready, Answer) or the agent's phone receiving
-// the call (JsSIP's `newRTCSession`) — and the wallboard page's own receipt time of the pushed
-// board (`window.wallboard.log`, Date.now() on the same machine) must be within 1 s of it. Then
-// a caller waits in a queue whose wait alert is 3 s: the queue row turns the alert colour
-// (class and computed background), and the report tab shows today's queue figures as the API
-// gives them. Screenshots: wallboard and report, en and zh-CN.
+// timestamped at its source — the agent's Ready click, the agent's phone receiving the call
+// (JsSIP's `newRTCSession`) and answering it (`accepted`) — and the wallboard page's own
+// receipt time of the pushed board (`window.wallboard.log`, Date.now() on the same machine)
+// must be within 1 s of it. Then a caller waits in a queue whose wait alert is 3 s: the queue
+// row turns the alert colour (class and computed background), and the report tab shows today's
+// queue figures as the API gives them. A QA reviewer sees the Reports tab only. Screenshots:
+// wallboard and report, en and zh-CN.
 'use strict';
 
 const assert = require('assert/strict');
@@ -132,12 +133,15 @@ async function main() {
     console.log(`   ringing seen ${seen - rang} ms from the phone ringing`);
     assert.ok(Math.abs(seen - rang) < WITHIN_MS, `ringing shown ${seen - rang} ms from the phone ringing`);
 
-    step('answered: on a call on the wallboard within 1 s of the Answer click');
+    step('answered: on a call on the wallboard within 1 s of the phone answering');
     source = Date.now();
     await cs.answer(agent);
     seen = await boardSaw(board, agent1.id, 'on_call', source);
-    console.log(`   on call seen ${seen - source} ms after Answer`);
-    assert.ok(seen - source < WITHIN_MS, `on call shown ${seen - source} ms after Answer`);
+    // The phone answers (JsSIP's `accepted`: its 200 OK sent) once the browser has set up its
+    // media, which takes a while after the click on a loaded machine; the change is that 200.
+    const accepted = await agent.evaluate((after) => window.softphone.events.find((e) => e.name === 'accepted' && e.at >= after).at, source);
+    console.log(`   on call seen ${seen - accepted} ms after the phone answered (${seen - source} ms after the click)`);
+    assert.ok(seen - accepted < WITHIN_MS && seen >= accepted - WITHIN_MS, `on call shown ${seen - accepted} ms from the answer`);
     const onCall = await rowOf(board, agent1.id);
     assert.equal(onCall.text, 'On a call');
     assert.ok(onCall.call, 'the row names the call (for listen / whisper / barge)');
@@ -190,7 +194,9 @@ async function main() {
     const sales = fromApi.rows.find((r) => r.queue === 'sales');
     // One caller answered, one who gave up waiting.
     assert.deepEqual([sales.offered, sales.answered, sales.abandoned], [2, 1, 1]);
-    await board.waitForFunction(() => document.querySelectorAll('#rp-table tbody tr').length === 1, null, { timeout: 10000 });
+    assert.deepEqual(await board.evaluate(() => [window.reportsPage.kind, window.reportsPage.period]), ['queues', 'day']);
+    await board.waitForSelector('#rp-table[data-kind=queues][data-period=day] tbody tr', { timeout: 10000 });
+    assert.equal(await board.locator('#rp-table tbody tr').count(), 1);
     const cells = await board.locator('#rp-table tbody tr td').allInnerTexts();
     assert.deepEqual(cells.slice(0, 4), ['sales', '2', '1', '1']);
     assert.equal(cells[5], '50.0%', 'abandon rate 1 of 2');
@@ -208,7 +214,19 @@ async function main() {
     await board.waitForFunction(() => document.getElementById('rp-title').textContent === '队列');
     await cs.screenshot(board, SHOTS, 'report-zh-CN');
 
-    assert.deepEqual([...agent.errors, ...board.errors], [], 'no page errors');
+    step('QA: the Reports tab only (no Wallboard, no Campaigns); the month of agents loads');
+    const qa = await cs.openConsole(browser, BASE, { locale: 'en-US' });
+    await cs.login(qa, { username: 'qa1', password: PASSWORD });
+    await qa.waitForSelector('[data-testid=tab-reports]', { state: 'visible' });
+    assert.equal(await qa.locator('[data-testid=tab-wallboard]').isVisible(), false);
+    assert.equal(await qa.locator('[data-testid=tab-campaigns]').isVisible(), false);
+    await qa.click('[data-testid=tab-reports]');
+    await qa.waitForSelector('[data-testid=reports-view]:not([hidden])');
+    await qa.waitForSelector('#rp-table[data-kind=agents][data-period=month] tbody tr', { timeout: 10000 });
+    assert.equal(await qa.locator('#rp-table tbody tr').count(), 1);
+    assert.equal(await qa.locator('#rp-table tbody tr td').first().innerText(), '王小明');
+
+    assert.deepEqual([...agent.errors, ...board.errors, ...qa.errors], [], 'no page errors');
     console.log('wallboard checks: ok');
   } finally {
     await browser.close();

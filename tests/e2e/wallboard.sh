@@ -26,9 +26,10 @@ call_setup 3
 # JsSIP keeps only the last challenge; the WebSocket side puts MD5 last by itself.
 export SWITCHBOARD_SIP__DIGEST_ALGORITHMS='["MD5", "SHA-256"]'
 
-echo "== set-up: agent 1001 (王小明), a supervisor (张主管)"
+echo "== set-up: agent 1001 (王小明), a supervisor (张主管), a QA reviewer"
 echo "$PASSWORD" | "$BIN" user add agent1 --role agent --name "王小明" --extension 1001 --password-stdin >/dev/null
 echo "$PASSWORD" | "$BIN" user add boss --role supervisor --name "张主管" --password-stdin >/dev/null
+echo "$PASSWORD" | "$BIN" user add qa1 --role qa --name "QA Li" --password-stdin >/dev/null
 start_server
 
 HTTP_PORT=$HTTP_PORT SIP_PORT=$SIP_PORT PASSWORD=$PASSWORD TOKEN=$(token) WORK=$WORK SCEN=$SCEN \

@@ -168,7 +168,11 @@
     const cols = COLUMNS[R.kind];
     const table = $('rp-table');
     table.tHead.replaceChildren(el('tr', {}, ...cols.map(([key]) => el('th', { text: t(key) }))));
-    const rows = rep && rep.kind === R.kind ? rep.rows : [];
+    const shown = rep && rep.kind === R.kind;
+    const rows = shown ? rep.rows : [];
+    // Which report the table holds (tests wait on it).
+    table.dataset.kind = shown ? rep.kind : '';
+    table.dataset.period = shown ? rep.period : '';
     table.tBodies[0].replaceChildren(...rows.map((r) => el('tr', {}, ...cols.map(([, f]) => el('td', { text: f(r) })))));
     chart(R.kind, rows);
   }

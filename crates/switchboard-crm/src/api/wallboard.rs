@@ -329,6 +329,7 @@ async fn feed(
         return;
     }
     let mut db_stale = false;
+    let mut db_at = tokio::time::Instant::now();
     let mut changes = state.live.as_ref().and_then(|l| l.floor_changes());
     if let Some(c) = changes.as_mut() {
         c.mark_unchanged();
@@ -367,18 +368,21 @@ async fn feed(
                 continue;
             }
         };
-        if floor_changed {
+        // A floor that never rests for MIN_GAP still gets the database re-read every TICK.
+        if floor_changed && db_at.elapsed() < TICK {
             db_stale = true;
         } else {
             match stored(&state, &tenant).await {
                 Ok(d) => {
                     db = d;
                     db_stale = false;
+                    db_at = tokio::time::Instant::now();
                 }
                 Err(e) => {
+                    // The floor is still shown; the database's part waits for the next tick.
                     tracing::warn!(error = %e, %user, "wallboard figures failed; retrying at the next tick");
                     db_stale = false;
-                    continue;
+                    db_at = tokio::time::Instant::now();
                 }
             }
         }
