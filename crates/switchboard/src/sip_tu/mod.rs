@@ -8,6 +8,7 @@
 
 mod acd_glue;
 mod browsers;
+pub(crate) mod dialing;
 mod invite;
 pub(crate) mod media_plane;
 pub(crate) mod queueing;
@@ -83,6 +84,8 @@ pub(crate) struct SipTu {
     /// SIP WebSocket flows: which are open, and which just closed.
     ws: Option<WsTransport>,
     closed_flows: Option<mpsc::Receiver<Peer>>,
+    /// The outbound dialer (none without a trunk or with `dialer.enabled = false`).
+    pub(super) dialing: Option<dialing::Dialing>,
 }
 
 /// Everything [`SipTu::new`] needs.
@@ -109,6 +112,7 @@ pub(crate) struct SipTuParts {
     /// The driver's WebSocket side and its closed flows (none in tests without WebSocket).
     pub ws: Option<WsTransport>,
     pub closed_flows: Option<mpsc::Receiver<Peer>>,
+    pub dialing: Option<dialing::Dialing>,
 }
 
 impl SipTu {
@@ -143,6 +147,7 @@ impl SipTu {
             next_reload: Timestamp::default(),
             ws: p.ws,
             closed_flows: p.closed_flows,
+            dialing: p.dialing,
         }
     }
 
@@ -153,6 +158,9 @@ impl SipTu {
                 self.registrar.poll_timeout(),
                 self.b2bua.poll_timeout(),
                 self.queueing.poll_timeout(),
+                self.dialing
+                    .as_ref()
+                    .and_then(dialing::Dialing::poll_timeout),
                 Some(self.next_reload),
             ]
             .into_iter()
@@ -166,6 +174,7 @@ impl SipTu {
                 },
                 Some(e) = self.media_events.recv() => self.on_media_event(e).await,
                 Some(peer) = next_closed(&mut self.closed_flows) => self.on_flow_closed(peer).await,
+                Some(cmd) = next_dialer_command(&mut self.dialing) => self.on_dialer_command(cmd).await,
                 Some((command, reply)) = next_live(&mut self.live) => {
                     let result = self.on_live(command).await;
                     let _ = reply.send(result);
@@ -176,6 +185,7 @@ impl SipTu {
                     self.persist_bindings(None).await;
                     self.b2bua.handle_timeout(&mut self.media, now);
                     self.queueing.handle_timeout(now);
+                    self.dialer_timeout(now);
                     if now >= self.next_reload {
                         self.next_reload = now + queueing::RELOAD_EVERY;
                         if let Err(e) = self.queueing.reload(&self.store, now).await {
@@ -285,7 +295,10 @@ impl SipTu {
             MediaEvent::PlayoutFinished { leg } => {
                 // A prompt ended: a caller still waiting hears the music again.
                 let call = CallId::from(e.call);
-                if leg == switchboard_media::bridge::LegId::A
+                if leg == switchboard_media::bridge::LegId::A && self.dialer_prompt_finished(&call)
+                {
+                    self.flush().await;
+                } else if leg == switchboard_media::bridge::LegId::A
                     && self.queueing.waiting.contains(&call)
                 {
                     self.media.resume_music(&call);
@@ -311,6 +324,20 @@ impl SipTu {
             LiveCommand::QueueLive { tenant } => {
                 return Ok(LiveReply::Json(self.queue_live(tenant)));
             }
+            LiveCommand::DialerPreview { tenant, agent } => {
+                return Ok(self.dialer_preview(tenant, agent));
+            }
+            LiveCommand::DialerPreviewAction {
+                tenant,
+                agent,
+                dial,
+            } => {
+                let (tenant, agent, dial) = (tenant.clone(), agent.clone(), *dial);
+                self.dialer_preview_action(&tenant, &agent, dial)
+                    .map_err(LiveError::NotApplicable)?;
+                self.flush().await;
+                return Ok(LiveReply::Done);
+            }
         };
         if self.facts.get(&call).map(|f| &f.tenant) != Some(tenant) {
             return Err(LiveError::NotInProgress);
@@ -333,7 +360,10 @@ impl SipTu {
                 );
                 self.flush().await;
             }
-            LiveCommand::AgentState { .. } | LiveCommand::QueueLive { .. } => {}
+            LiveCommand::AgentState { .. }
+            | LiveCommand::QueueLive { .. }
+            | LiveCommand::DialerPreview { .. }
+            | LiveCommand::DialerPreviewAction { .. } => {}
         }
         Ok(LiveReply::Done)
     }
@@ -353,6 +383,9 @@ impl SipTu {
         loop {
             self.flush_outputs().await;
             if self.run_acd() {
+                continue;
+            }
+            if self.run_dialers() {
                 continue;
             }
             let Some((call, target)) = self.transfers.pop() else {
@@ -383,7 +416,12 @@ impl SipTu {
     }
 
     fn on_call_event(&mut self, e: CallEvent) {
+        self.dialer_call_event(&e);
         match e {
+            // The customer of a dialer call picked up (the dialer was told above): the CDR is
+            // answered when the agent picks up (`Answered`, with the agent), or at the answer
+            // when it is abandoned.
+            CallEvent::CustomerAnswered { .. } => {}
             CallEvent::Started {
                 call,
                 caller,
@@ -540,6 +578,16 @@ pub(crate) fn advertised_host(config: &crate::config::Config) -> String {
 async fn next_closed(closed: &mut Option<mpsc::Receiver<Peer>>) -> Option<Peer> {
     match closed {
         Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next command of the dialer driver, or never without a dialer.
+async fn next_dialer_command(
+    dialing: &mut Option<dialing::Dialing>,
+) -> Option<crate::dialer_driver::DialerCommand> {
+    match dialing {
+        Some(d) => d.commands.recv().await,
         None => std::future::pending().await,
     }
 }
