@@ -35,6 +35,18 @@ pub enum LiveCommand {
     QueueLive {
         tenant: TenantId,
     },
+    /// The customer the dialer is previewing for an agent (preview campaigns); `Json` or
+    /// `Done` when none.
+    DialerPreview {
+        tenant: TenantId,
+        agent: UserId,
+    },
+    /// The agent dials (`dial`) or passes on the previewed customer.
+    DialerPreviewAction {
+        tenant: TenantId,
+        agent: UserId,
+        dial: bool,
+    },
 }
 
 /// What an agent asks of their state.

@@ -100,6 +100,27 @@ impl AbandonBudget {
             .expect("a day was pushed just above if none was there")
     }
 
+    /// Puts back the counts of earlier days (from the store, after a restart); days are merged
+    /// with what is already counted, oldest first, and only the last 30 are kept.
+    pub fn restore(&mut self, days: impl IntoIterator<Item = DayCount>) {
+        let mut all: Vec<DayCount> = self.days.drain(..).collect();
+        for d in days {
+            match all.iter_mut().find(|x| x.day == d.day) {
+                Some(x) => {
+                    x.live_answered += d.live_answered;
+                    x.abandoned += d.abandoned;
+                }
+                None => all.push(d),
+            }
+        }
+        all.sort_by_key(|d| d.day);
+        let newest = all.last().map_or(0, |d| d.day);
+        self.days = all
+            .into_iter()
+            .filter(|d| d.day > newest - WINDOW_DAYS)
+            .collect();
+    }
+
     /// A person answered one of our calls.
     pub fn record_live_answer(&mut self, now: Timestamp) {
         self.today_mut(now).live_answered += 1;
@@ -253,6 +274,25 @@ mod tests {
         assert_eq!(b.last_30_days(at(29, 1)), (2, 0));
         b.record_live_answer(at(30, 0));
         assert_eq!(b.last_30_days(at(30, 1)), (2, 0));
+    }
+
+    #[test]
+    fn restored_days_count_as_if_the_dialer_had_never_stopped() {
+        let mut b = AbandonBudget::new(&policy());
+        b.restore([
+            DayCount {
+                day: 3,
+                live_answered: 100,
+                abandoned: 2,
+            },
+            DayCount {
+                day: 2,
+                live_answered: 100,
+                abandoned: 3,
+            },
+        ]);
+        assert_eq!(b.slack(at(3, 10)), 1, "today 3 % of 100 minus 2");
+        assert_eq!(b.last_30_days(at(3, 10)), (200, 5));
     }
 
     #[test]

@@ -90,8 +90,9 @@ pub struct PacingConfig {
     pub gain: f64,
     /// Below this many abandons of remaining budget the dialer eases off before the hard cap.
     pub slack_comfort: i64,
-    /// How far ahead agents finishing wrap-up count, as a share of the time a call may take
-    /// to be answered (0 = only agents free within the grace time).
+    /// How far ahead busy agents count, as a share of the time a call may take to be
+    /// answered (0 = only agents free within the grace time). Each busy agent counts with the
+    /// chance the measured talk and wrap-up times give of being free by then.
     pub horizon_factor: f64,
     /// Expected answers finding no agent that one dialling decision may risk, before the
     /// adaptive multiplier.
@@ -102,7 +103,7 @@ impl Default for PacingConfig {
     fn default() -> Self {
         PacingConfig {
             max_calls_per_agent: 5.0,
-            target_abandon_rate: 0.02,
+            target_abandon_rate: 0.018,
             prior_answer_rate: 0.3,
             prior_talk: Duration::from_secs(150),
             prior_wrap_up: Duration::from_secs(30),
@@ -110,7 +111,7 @@ impl Default for PacingConfig {
             tick: Duration::from_secs(1),
             gain: 0.5,
             slack_comfort: 8,
-            horizon_factor: 0.0,
+            horizon_factor: 0.5,
             overflow_allowance: 0.06,
         }
     }

@@ -64,6 +64,9 @@ pub enum Input {
     Failed { call: CallId, cause: FailCause },
     /// The customer or agent hung up an answered call.
     Ended { call: CallId },
+    /// The agent a `Connect` named could not be reached (their phone refused, failed or did
+    /// not pick up in time): the customer is abandoned after all.
+    ConnectFailed { call: CallId },
     /// A supervisor changes the campaign's dialing mode.
     SetMode(Mode),
 }

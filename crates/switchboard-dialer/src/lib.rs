@@ -17,6 +17,7 @@
 pub mod budget;
 pub mod config;
 pub mod dialer;
+pub mod durations;
 pub mod event;
 pub mod pacing;
 pub mod redial;

@@ -24,6 +24,47 @@ use switchboard_core::Timestamp;
 use crate::config::PacingConfig;
 use crate::stats::PacingStats;
 
+/// A busy agent, as far as pacing can tell when they will be free for a dialer call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy {
+    /// Known to be free at this time (and not before).
+    FreeAt(Timestamp),
+    /// In wrap-up for `elapsed`; `expected_free_at` is the fallback before wrap-up times have
+    /// been measured.
+    Wrapping {
+        elapsed: Duration,
+        expected_free_at: Timestamp,
+    },
+    /// Talking on a dialer call for `elapsed` (wrap-up follows).
+    Talking {
+        elapsed: Duration,
+        expected_free_at: Timestamp,
+    },
+}
+
+impl Busy {
+    /// Chance the agent is free by `by`.
+    pub fn free_by(&self, now: Timestamp, by: Timestamp, stats: &PacingStats) -> f64 {
+        let point = |t: Timestamp| if t <= by { 1.0 } else { 0.0 };
+        let h = by.since(now);
+        match *self {
+            Busy::FreeAt(t) => point(t),
+            Busy::Wrapping {
+                elapsed,
+                expected_free_at,
+            } => stats
+                .wrap_ends_within(elapsed, h)
+                .unwrap_or_else(|| point(expected_free_at)),
+            Busy::Talking {
+                elapsed,
+                expected_free_at,
+            } => stats
+                .talk_and_wrap_end_within(elapsed, h)
+                .unwrap_or_else(|| point(expected_free_at)),
+        }
+    }
+}
+
 /// A snapshot of what the dialer knows, taken when it decides.
 #[derive(Debug, Clone)]
 pub struct PacingView<'a> {
@@ -34,8 +75,8 @@ pub struct PacingView<'a> {
     pub waiting_answered: usize,
     /// Ages of unreserved calls still ringing.
     pub ringing_ages: &'a [Duration],
-    /// Expected end of wrap-up (or of talk plus wrap-up) for agents now busy.
-    pub busy_free_at: &'a [Timestamp],
+    /// Agents now busy (talking on a dialer call or in wrap-up).
+    pub busy: &'a [Busy],
     /// Abandons the budget still allows right now.
     pub slack: i64,
     /// How long a call placed now may ring (the ring timeout).
@@ -47,6 +88,10 @@ pub struct PacingView<'a> {
 /// Aggressiveness bounds around the configured allowance.
 const MIN_AGGRESSIVENESS: f64 = 0.1;
 const MAX_AGGRESSIVENESS: f64 = 3.0;
+/// Busy agents less likely than this to be free in time are left out of the sums.
+const NEGLIGIBLE: f64 = 1e-4;
+/// Never more new calls in one decision than this (a bound for the search, not a policy).
+const MAX_DIALS: usize = 4096;
 
 /// How hard to push (a multiplier of the overflow allowance), from the recent abandonment rate
 /// and the remaining budget.
@@ -79,64 +124,123 @@ pub fn expected_overflow(mu: f64, agents: usize) -> f64 {
     (mu - agents as f64 + under).max(0.0)
 }
 
-/// The largest mean of answers whose expected overflow over `agents` stays within `allowance`.
-fn max_mean(agents: usize, allowance: f64) -> f64 {
-    let (mut lo, mut hi) = (0.0_f64, agents as f64 + allowance + 1.0);
-    for _ in 0..30 {
-        let mid = (lo + hi) / 2.0;
-        if expected_overflow(mid, agents) <= allowance {
+/// `E[(X − F)⁺]` for `X` Poisson(`mu`) and an independent agent count `F = offset + J`, where
+/// `J` has the distribution `pj` (`pj[j]` = P(J = j)).
+fn expected_overflow_mixed(mu: f64, offset: i64, pj: &[f64]) -> f64 {
+    if mu <= 0.0 {
+        return 0.0;
+    }
+    // eo(f) = E[(X-f)+] = mu - f for f <= 0; eo(f) = eo(f-1) - P(X >= f) above.
+    let mut total = 0.0;
+    let mut eo = mu; // eo(0)
+    let mut f: i64 = 0;
+    let mut px = (-mu).exp(); // P(X = f)
+    let mut cdf = px; // P(X <= f)
+    for (j, p) in pj.iter().enumerate() {
+        let target = offset + j as i64;
+        if target <= 0 {
+            total += p * (mu - target as f64);
+            continue;
+        }
+        while f < target {
+            // eo(f+1) = eo(f) - P(X >= f+1) = eo(f) - (1 - P(X <= f))
+            eo -= 1.0 - cdf;
+            f += 1;
+            px *= mu / f as f64;
+            cdf += px;
+        }
+        total += p * eo.max(0.0);
+    }
+    total
+}
+
+/// The distribution of how many of `chances` (independent) happen: Poisson-binomial.
+fn count_distribution(chances: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut dist = vec![1.0];
+    for p in chances {
+        dist.push(0.0);
+        for k in (1..dist.len()).rev() {
+            dist[k] = dist[k] * (1.0 - p) + dist[k - 1] * p;
+        }
+        dist[0] *= 1.0 - p;
+    }
+    dist
+}
+
+/// One moment τ of the look-ahead.
+struct Moment {
+    /// Answers expected by τ from calls already ringing.
+    expected: f64,
+    /// Chance a call placed now is answered by τ.
+    per_call: f64,
+    /// Free agents minus answered calls waiting (may be negative).
+    offset: i64,
+    /// Distribution of busy agents free by τ + grace.
+    freeing: Vec<f64>,
+}
+
+/// Calls to place now (before the budget cap and the calls-per-agent cap).
+///
+/// For every second τ of the ring period: answers by τ (Poisson, from the calls ringing and `n`
+/// new ones) against agents free by τ + grace (the free ones plus each busy agent with the
+/// chance the measured talk and wrap-up times give, conditional on how long they have been
+/// busy). The expected number of answers finding nobody must stay within the allowance at
+/// every τ; the largest such `n` is dialled.
+pub fn predictive_dials(view: &PacingView<'_>, cfg: &PacingConfig, stats: &PacingStats) -> usize {
+    let allowance = cfg.overflow_allowance * aggressiveness(cfg, stats, view.slack);
+    let steps = view.look_ahead.as_secs().max(1);
+    let offset = i64::try_from(view.free_agents).unwrap_or(i64::MAX)
+        - i64::try_from(view.waiting_answered).unwrap_or(i64::MAX);
+    let moments: Vec<Moment> = (1..=steps)
+        .map(|s| {
+            let tau = Duration::from_secs(s);
+            let by = view.now + tau.mul_f64(cfg.horizon_factor) + view.grace;
+            let freeing = count_distribution(
+                view.busy
+                    .iter()
+                    .map(|b| b.free_by(view.now, by, stats))
+                    .filter(|p| *p > NEGLIGIBLE),
+            );
+            Moment {
+                expected: view
+                    .ringing_ages
+                    .iter()
+                    .map(|age| stats.answered_within(*age, tau))
+                    .sum(),
+                per_call: stats.answered_within(Duration::ZERO, tau),
+                offset,
+                freeing,
+            }
+        })
+        .collect();
+    let fits = |n: usize| {
+        moments.iter().all(|m| {
+            let mu = m.expected + n as f64 * m.per_call;
+            expected_overflow_mixed(mu, m.offset, &m.freeing) <= allowance
+        })
+    };
+    if !fits(0) {
+        return 0;
+    }
+    // The largest n that fits: overflow grows with n, so double, then bisect.
+    let mut lo = 0;
+    let mut hi = 1;
+    while hi < MAX_DIALS && fits(hi) {
+        lo = hi;
+        hi *= 2;
+    }
+    if hi >= MAX_DIALS && fits(MAX_DIALS) {
+        return MAX_DIALS;
+    }
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if fits(mid) {
             lo = mid;
         } else {
             hi = mid;
         }
     }
     lo
-}
-
-/// Calls to place now (before the budget cap and the calls-per-agent cap).
-pub fn predictive_dials(view: &PacingView<'_>, cfg: &PacingConfig, stats: &PacingStats) -> usize {
-    let allowance = cfg.overflow_allowance * aggressiveness(cfg, stats, view.slack);
-    let mut busy: Vec<Timestamp> = view.busy_free_at.to_vec();
-    busy.sort_unstable();
-    let steps = view.look_ahead.as_secs().max(1);
-    let mut best = f64::INFINITY;
-    let mut freeing = 0;
-    let mut limits: Vec<(usize, f64)> = Vec::new();
-    for s in 1..=steps {
-        let tau = Duration::from_secs(s);
-        let by = view.now + tau.mul_f64(cfg.horizon_factor) + view.grace;
-        while busy.get(freeing).is_some_and(|t| *t <= by) {
-            freeing += 1;
-        }
-        // Answered calls already waiting need agents first.
-        let agents = (view.free_agents + freeing).saturating_sub(view.waiting_answered);
-        let limit = match limits.iter().find(|(a, _)| *a == agents) {
-            Some((_, m)) => *m,
-            None => {
-                let m = max_mean(agents, allowance);
-                limits.push((agents, m));
-                m
-            }
-        };
-        let expected: f64 = view
-            .ringing_ages
-            .iter()
-            .map(|age| stats.answered_within(*age, tau))
-            .sum();
-        let room = limit - expected;
-        if room <= 0.0 {
-            return 0;
-        }
-        let per_call = stats.answered_within(Duration::ZERO, tau);
-        if per_call > 1e-9 {
-            best = best.min(room / per_call);
-        }
-    }
-    if best.is_finite() {
-        best.floor() as usize
-    } else {
-        0
-    }
 }
 
 #[cfg(test)]
@@ -158,13 +262,13 @@ mod tests {
         s
     }
 
-    fn view<'a>(free: usize, ringing: &'a [Duration], busy: &'a [Timestamp]) -> PacingView<'a> {
+    fn view<'a>(free: usize, ringing: &'a [Duration], busy: &'a [Busy]) -> PacingView<'a> {
         PacingView {
             now: Timestamp::from_secs(1000),
             free_agents: free,
             waiting_answered: 0,
             ringing_ages: ringing,
-            busy_free_at: busy,
+            busy,
             slack: 100,
             look_ahead: Duration::from_secs(20),
             grace: Duration::from_secs(2),
@@ -216,8 +320,14 @@ mod tests {
     fn agents_about_to_finish_wrap_up_count_as_available() {
         let s = stats_with(4);
         let cfg = PacingConfig::default();
-        let soon = [Timestamp::from_secs(1002), Timestamp::from_secs(1003)];
-        let late = [Timestamp::from_secs(1300), Timestamp::from_secs(1400)];
+        let soon = [
+            Busy::FreeAt(Timestamp::from_secs(1002)),
+            Busy::FreeAt(Timestamp::from_secs(1003)),
+        ];
+        let late = [
+            Busy::FreeAt(Timestamp::from_secs(1300)),
+            Busy::FreeAt(Timestamp::from_secs(1400)),
+        ];
         assert!(predictive_dials(&view(0, &[], &soon), &cfg, &s) > 0);
         assert_eq!(predictive_dials(&view(0, &[], &late), &cfg, &s), 0);
     }

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::config::PacingConfig;
+use crate::durations::DurationHist;
 
 /// Ring durations are kept in one-second buckets up to this many seconds.
 const BUCKETS: usize = 64;
@@ -17,6 +18,10 @@ const PRIOR_WEIGHT: f64 = 20.0;
 const EWMA_ALPHA: f64 = 0.01;
 /// Smoothing of the abandonment rate: roughly the last 300 live answers count.
 const ABANDON_ALPHA: f64 = 1.0 / 300.0;
+/// Talk and wrap-up times remembered for their distributions.
+const DURATION_WINDOW: usize = 500;
+/// Below this many samples the distributions are not trusted; the means are used instead.
+const MIN_DURATION_SAMPLES: usize = 30;
 
 #[derive(Debug, Clone, Copy)]
 struct Attempt {
@@ -37,10 +42,16 @@ pub struct PacingStats {
     wrap_secs: f64,
     time_to_answer_secs: f64,
     abandon_rate: f64,
+    talk_hist: DurationHist,
+    wrap_hist: DurationHist,
 }
 
 fn bucket(d: Duration) -> usize {
     usize::try_from(d.as_secs()).map_or(BUCKETS - 1, |s| s.min(BUCKETS - 1))
+}
+
+fn secs_usize(d: Duration) -> usize {
+    usize::try_from(d.as_secs()).unwrap_or(usize::MAX / 2)
 }
 
 fn ewma(old: f64, sample: f64) -> f64 {
@@ -60,6 +71,8 @@ impl PacingStats {
             wrap_secs: cfg.prior_wrap_up.as_secs_f64(),
             time_to_answer_secs: cfg.prior_time_to_answer.as_secs_f64(),
             abandon_rate: 0.0,
+            talk_hist: DurationHist::new(DURATION_WINDOW),
+            wrap_hist: DurationHist::new(DURATION_WINDOW),
         }
     }
 
@@ -97,11 +110,38 @@ impl PacingStats {
     /// A bridged call ended after `talk`.
     pub fn record_talk(&mut self, talk: Duration) {
         self.talk_secs = ewma(self.talk_secs, talk.as_secs_f64());
+        self.talk_hist.record(talk);
     }
 
     /// An agent finished wrap-up after `wrap`.
     pub fn record_wrap_up(&mut self, wrap: Duration) {
         self.wrap_secs = ewma(self.wrap_secs, wrap.as_secs_f64());
+        self.wrap_hist.record(wrap);
+    }
+
+    /// Chance that an agent `elapsed` into wrap-up is free within `h`, from the measured
+    /// wrap-up times; `None` until enough have been measured.
+    pub fn wrap_ends_within(&self, elapsed: Duration, h: Duration) -> Option<f64> {
+        (self.wrap_hist.len() >= MIN_DURATION_SAMPLES).then(|| {
+            self.wrap_hist
+                .ends_within(secs_usize(elapsed), secs_usize(h))
+        })
+    }
+
+    /// Chance that an agent `elapsed` into a conversation has finished it *and* the wrap-up
+    /// after it within `h`: the remaining talk time (given what has passed) convolved with a
+    /// fresh wrap-up. `None` until enough of both have been measured.
+    pub fn talk_and_wrap_end_within(&self, elapsed: Duration, h: Duration) -> Option<f64> {
+        if self.talk_hist.len() < MIN_DURATION_SAMPLES
+            || self.wrap_hist.len() < MIN_DURATION_SAMPLES
+        {
+            return None;
+        }
+        let (e, h) = (secs_usize(elapsed), secs_usize(h));
+        let p = (0..h)
+            .map(|k| self.talk_hist.ends_in_second(e, k) * self.wrap_hist.within(h - k))
+            .sum::<f64>();
+        Some(p.clamp(0.0, 1.0))
     }
 
     /// One live answer was connected (`abandoned == false`) or abandoned.

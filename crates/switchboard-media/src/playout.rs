@@ -66,6 +66,29 @@ impl PlayoutSource {
     /// more channels) with `sox in.wav -r 8000 -c 1 -b 16 out.wav`.
     pub fn from_wav(path: impl AsRef<Path>) -> Result<PlayoutSource, PlayoutError> {
         let path = path.as_ref();
+        let reader = hound::WavReader::open(path).map_err(|source| PlayoutError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_wav_reader(reader, path)
+    }
+
+    /// [`PlayoutSource::from_wav`] of WAV bytes in memory (a prompt built into the binary);
+    /// `name` is what errors call it.
+    pub fn from_wav_bytes(bytes: &[u8], name: &Path) -> Result<PlayoutSource, PlayoutError> {
+        let reader = hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(|source| {
+            PlayoutError::Read {
+                path: name.to_path_buf(),
+                source,
+            }
+        })?;
+        Self::from_wav_reader(reader, name)
+    }
+
+    fn from_wav_reader<R: std::io::Read>(
+        reader: hound::WavReader<R>,
+        path: &Path,
+    ) -> Result<PlayoutSource, PlayoutError> {
         let read_err = |source| PlayoutError::Read {
             path: path.to_path_buf(),
             source,
@@ -74,7 +97,6 @@ impl PlayoutSource {
             path: path.to_path_buf(),
             why,
         };
-        let reader = hound::WavReader::open(path).map_err(read_err)?;
         let spec = reader.spec();
         if spec.sample_format != hound::SampleFormat::Int || spec.bits_per_sample != 16 {
             return Err(unsupported(format!(

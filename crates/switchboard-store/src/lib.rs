@@ -15,6 +15,7 @@ pub mod calls;
 pub mod campaign_tasks;
 pub mod campaigns;
 pub mod customers;
+pub mod dialer;
 mod engine;
 mod error;
 pub mod handovers;

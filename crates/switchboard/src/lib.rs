@@ -11,6 +11,7 @@ pub mod cli;
 mod commands;
 pub mod config;
 pub mod console;
+pub(crate) mod dialer_driver;
 pub mod http;
 pub mod https;
 pub mod logging;

@@ -31,6 +31,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::metrics::CallMetrics;
+use crate::sip_tu::dialing::{Dialing, DialingSettings};
 use crate::sip_tu::media_plane::{MediaSettings, RelayPlane};
 use crate::sip_tu::queueing::Queueing;
 use crate::sip_tu::{SipTu, SipTuParts, advertised_host, parse_source, records};
@@ -50,6 +51,10 @@ pub enum SipServiceError {
     MusicOnHold(#[from] switchboard_media::playout::PlayoutError),
     #[error("config key 'calls.callback_prompt': {0}")]
     Prompt(String),
+    #[error("config key 'dialer.abandon_message_wav': {0}")]
+    AbandonMessage(switchboard_media::playout::PlayoutError),
+    #[error("config key 'dialer.caller_id': {0}")]
+    DialerCallerId(String),
     #[error("starting the WebRTC media runtime: {0}")]
     WebRtc(std::io::Error),
 }
@@ -123,6 +128,7 @@ impl SipService {
         tracing::info!(restored = count, "SIP registrar ready");
 
         let (records_tx, records) = records::spawn(store.clone());
+        let dialing = dialing(config, &store, &clock)?;
         let ports = Arc::new(Mutex::new(PortAllocator::new(
             config.rtp.port_min..=config.rtp.port_max,
         )?));
@@ -192,6 +198,7 @@ impl SipService {
             ws: Some(driver.ws_transport()),
             closed_flows,
             floor: floor.clone(),
+            dialing,
         });
         let tu = tokio::spawn(tu.run(events));
         Ok(SipService {
@@ -235,6 +242,73 @@ impl SipService {
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), self.records).await;
     }
+}
+
+/// The built-in abandoned-call message (`prompts/make-dialer-abandoned.sh`).
+const DIALER_ABANDONED_WAV: &[u8] = include_bytes!("../prompts/dialer-abandoned.wav");
+
+/// The outbound dialer: its settings (validated here, naming the key) and its driver. `None`
+/// with `dialer.enabled = false` or no trunk to call through.
+fn dialing(
+    config: &Config,
+    store: &Store,
+    clock: &Arc<dyn Clock>,
+) -> Result<Option<Dialing>, SipServiceError> {
+    let d = &config.dialer;
+    let message = if d.abandon_message_wav.as_os_str().is_empty() {
+        PlayoutSource::from_wav_bytes(
+            DIALER_ABANDONED_WAV,
+            std::path::Path::new("<built-in dialer-abandoned.wav>"),
+        )
+    } else {
+        PlayoutSource::from_wav(&d.abandon_message_wav)
+    }
+    .map_err(SipServiceError::AbandonMessage)?;
+    if !d.enabled || config.trunk.host.is_empty() {
+        return Ok(None);
+    }
+    let caller = if d.caller_id.is_empty() {
+        &config.trunk.caller_id
+    } else {
+        &d.caller_id
+    };
+    let caller_id = switchboard_core::E164::parse(caller).map_err(|_| {
+        SipServiceError::DialerCallerId(format!(
+            "the dialer needs a caller ID in E.164 (dialer.caller_id or trunk.caller_id), got '{caller}'"
+        ))
+    })?;
+    let callback_number = if d.callback_number.is_empty() {
+        caller_id.clone()
+    } else {
+        switchboard_core::E164::parse(&d.callback_number).unwrap_or_else(|_| caller_id.clone())
+    };
+    let settings = DialingSettings {
+        caller_id,
+        callback_number,
+        message_name: if d.abandon_message_wav.as_os_str().is_empty() {
+            "built-in".into()
+        } else {
+            d.abandon_message_wav.display().to_string()
+        },
+        message: Arc::new(message),
+        ring_timeout: Duration::from_secs(d.ring_timeout_secs),
+        wrap_up: Duration::from_secs(d.wrap_up_secs),
+        preview_auto_dial: (d.preview_auto_dial_secs > 0)
+            .then(|| Duration::from_secs(d.preview_auto_dial_secs)),
+        day_offset_minutes: d.day_offset_minutes,
+    };
+    let (commands_tx, commands) = mpsc::channel(64);
+    let (events, events_rx) = mpsc::unbounded_channel();
+    crate::dialer_driver::spawn(
+        store.clone(),
+        clock.clone(),
+        crate::serve::campaign_settings(config),
+        d.day_offset_minutes,
+        commands_tx,
+        events_rx,
+    );
+    tracing::info!(ring_secs = d.ring_timeout_secs, "outbound dialer on");
+    Ok(Some(Dialing::new(settings, commands, events)))
 }
 
 /// The configured music on hold, or a soft 425 Hz beep every 4 s.

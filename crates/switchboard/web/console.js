@@ -323,6 +323,12 @@
     if (E164.test(S.callNumber)) {
       $('note-phone').value = S.callNumber;
     }
+    // A dialer call: the customer is already on the line and must hear an agent within 2 s, so
+    // the console picks up by itself (the ringing panel and the customer file show who it is).
+    if (e.originator === 'remote' && e.request && e.request.hasHeader('X-Switchboard-Dialer')) {
+      log('dialer call: answering at once');
+      setTimeout(answer, 0);
+    }
 
     session.on('peerconnection', (p) => attachAudio(p.peerconnection));
     if (session.connection) attachAudio(session.connection);

@@ -16,6 +16,7 @@ mod campaign_views;
 mod campaigns;
 mod customer_types;
 pub mod customers;
+mod dialer;
 mod error;
 mod handovers;
 mod import_csv;
@@ -254,6 +255,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/queues", get(queues::list).post(queues::create))
         .route("/queues/live", get(agents::live))
         .route("/agents/me/state", put(agents::set_my_state))
+        .route("/dialer/preview", get(dialer::preview))
+        .route("/dialer/preview/dial", post(dialer::dial))
+        .route("/dialer/preview/skip", post(dialer::skip))
         .route(
             "/queues/{id}",
             get(queues::get_one)

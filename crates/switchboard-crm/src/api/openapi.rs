@@ -11,9 +11,9 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
     agent_states, agents, api_keys, auth, call_control, calls, campaign_plan, campaign_steer,
-    campaign_tasks, campaigns, customer_types, customers, handovers, imports, orders, qa, queues,
-    quotas, recordings, registrations, reports, softphone, stats, tasks, tickets, users, visits,
-    wallboard, webhooks,
+    campaign_tasks, campaigns, customer_types, customers, dialer, handovers, imports, orders, qa,
+    queues, quotas, recordings, registrations, reports, softphone, stats, tasks, tickets, users,
+    visits, wallboard, webhooks,
 };
 
 /// Every error the API returns: `{"error": {"code", "message", "field"?}}`.
@@ -83,6 +83,9 @@ pub enum RoleDoc {
         call_control::hangup,
         agents::set_my_state,
         agents::live,
+        dialer::preview,
+        dialer::dial,
+        dialer::skip,
         calls::list_recordings,
         calls::get_recording,
         recordings::audio,

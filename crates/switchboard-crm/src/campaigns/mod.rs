@@ -2,6 +2,7 @@
 //! `Campaign` / `Task` values and back. No campaign rule lives here — suppression, attempts,
 //! retries, bookings and calling windows are all decided by `switchboard-campaign`.
 
+pub mod dialing;
 pub mod triggers;
 
 use std::time::Duration;

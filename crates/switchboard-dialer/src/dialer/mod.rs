@@ -147,6 +147,19 @@ impl Dialer {
         })
     }
 
+    /// After a restart: the stored per-day counts (the budget) and the abandoned calls of the
+    /// last 72 h (numbers blocked from redial), so the limits hold across the restart.
+    pub fn restore(
+        &mut self,
+        days: impl IntoIterator<Item = crate::budget::DayCount>,
+        abandons: impl IntoIterator<Item = (E164, Timestamp)>,
+    ) {
+        self.budget.restore(days);
+        for (number, at) in abandons {
+            self.redial.record_abandon(&number, at);
+        }
+    }
+
     /// The configured mode.
     pub fn mode(&self) -> Mode {
         self.mode
@@ -196,6 +209,7 @@ impl Dialer {
             Input::Answered { call } => self.answered(&call, now)?,
             Input::Failed { call, .. } => self.failed(&call, now)?,
             Input::Ended { call } => self.ended(&call, now)?,
+            Input::ConnectFailed { call } => self.connect_failed(&call, now)?,
             Input::SetMode(mode) => {
                 if mode != self.mode {
                     self.mode = mode;
@@ -476,6 +490,33 @@ impl Dialer {
                 event: "ended",
             }),
         }
+    }
+
+    /// The connected agent's phone never took the call: count it as what it is for the
+    /// customer, an abandoned call (budget, 72 h block, message), and keep the agent out of
+    /// pacing until the ACD reports them again.
+    fn connect_failed(&mut self, id: &CallId, now: Timestamp) -> Result<(), DialerError> {
+        let call = self
+            .calls
+            .get_mut(id)
+            .ok_or_else(|| DialerError::UnknownCall(id.clone()))?;
+        let Phase::Connected { since } = call.phase else {
+            return Err(DialerError::WrongCallState {
+                call: id.clone(),
+                event: "connect failed",
+            });
+        };
+        if let Some(agent) = call.reserved.take().and_then(|a| self.agents.get_mut(&a)) {
+            agent.slot = Slot::Away;
+            agent.since = now;
+        }
+        call.phase = Phase::Waiting {
+            answered_at: since,
+            deadline: now,
+        };
+        self.counters.connected = self.counters.connected.saturating_sub(1);
+        self.abandon(id, now, true);
+        Ok(())
     }
 
     /// The ring timeout passed with no answer.

@@ -8,7 +8,7 @@ use switchboard_core::Timestamp;
 use super::{Call, Dialer, Phase, Slot};
 use crate::config::Mode;
 use crate::event::{Output, SwitchReason};
-use crate::pacing::{PacingView, predictive_dials};
+use crate::pacing::{Busy, PacingView, predictive_dials};
 
 impl Dialer {
     pub(super) fn pump_predictive(&mut self, now: Timestamp) {
@@ -38,13 +38,13 @@ impl Dialer {
                 .map(|c| now.since(c.placed_at))
                 .collect();
             let waiting = in_flight_unreserved - ringing_ages.len();
-            let busy_free_at = self.busy_free_at(now);
+            let busy = self.busy_agents(now);
             let view = PacingView {
                 now,
                 free_agents: free,
                 waiting_answered: waiting,
                 ringing_ages: &ringing_ages,
-                busy_free_at: &busy_free_at,
+                busy: &busy,
                 slack,
                 look_ahead: self.cfg.ring_timeout,
                 grace: self.cfg.abandon.connect_within,
@@ -85,15 +85,22 @@ impl Dialer {
         });
     }
 
-    /// When each busy agent is expected to be free for a dialer call.
-    fn busy_free_at(&self, now: Timestamp) -> Vec<Timestamp> {
+    /// The busy agents and how long they have been busy, for pacing to weigh their chances of
+    /// being free in time.
+    fn busy_agents(&self, now: Timestamp) -> Vec<Busy> {
         let talk = self.stats.mean_talk();
         let wrap = self.stats.mean_wrap_up();
         self.agents
             .values()
             .filter_map(|a| match a.slot {
-                Slot::WrapUp { expected_free_at } => Some(expected_free_at),
-                Slot::Talking => Some((a.since + talk + wrap).max(now + wrap)),
+                Slot::WrapUp { expected_free_at } => Some(Busy::Wrapping {
+                    elapsed: now.since(a.since),
+                    expected_free_at,
+                }),
+                Slot::Talking => Some(Busy::Talking {
+                    elapsed: now.since(a.since),
+                    expected_free_at: (a.since + talk + wrap).max(now + wrap),
+                }),
                 _ => None,
             })
             .collect()

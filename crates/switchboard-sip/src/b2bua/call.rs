@@ -16,8 +16,11 @@ pub(super) enum Phase {
     Ringing,
     /// A callee answered; we sent 200 to the caller.
     Answered,
-    /// Answered by us, waiting in a queue for an agent (music on hold).
+    /// Answered by us, waiting in a queue for an agent (music on hold); also an originated
+    /// call the customer answered, waiting for its agent.
     Queued,
+    /// A call we placed ourselves (the dialer): our INVITE to the customer is out.
+    Dialing,
     /// A new callee is ringing for an answered or queued caller: after a transfer (REFER) or
     /// an ACD offer.
     Offering(OfferKind),
@@ -82,6 +85,9 @@ pub(super) struct Call {
     pub ringing_sent: bool,
     pub ring_deadline: Option<Timestamp>,
     pub pending_reinvite: Option<PendingReinvite>,
+    /// We placed the call (the dialer): leg A is the customer we called, `caller_invite` is our
+    /// INVITE to them and `caller_dialog` a UAC dialog.
+    pub originated: bool,
 }
 
 impl Call {
@@ -139,6 +145,8 @@ pub(super) struct CalleeInvite<'a> {
     pub max_forwards: u32,
     pub cseq: u32,
     pub sdp: &'a [u8],
+    /// Extra header lines (name, value), e.g. the auto-answer hint on a dialer call's agent leg.
+    pub extra_headers: &'a [(&'static str, String)],
 }
 
 /// A new INVITE towards one fork target (RFC 3261 §8.1.1): a fresh branch, our Contact, the
@@ -176,6 +184,9 @@ pub(super) fn callee_invite(p: &CalleeInvite<'_>, target: &ForkTarget) -> Reques
     req.headers.push("Contact", &format!("<{}>", ep.contact));
     req.headers.push("Allow", super::ALLOW);
     req.headers.push("User-Agent", &p.config.user_agent);
+    for (name, value) in p.extra_headers {
+        req.headers.push(name, value);
+    }
     if !p.sdp.is_empty() {
         req.headers.push("Content-Type", "application/sdp");
         req.body = p.sdp.to_vec();

@@ -19,8 +19,10 @@
 
 mod call;
 mod flows;
+mod originate;
 mod types;
 
+pub use originate::Origination;
 pub use types::{
     B2buaConfig, CallEvent, ClientCredentials, EndCause, ForkTarget, HangupBy, Leg, MediaFailure,
     MediaPlane, Output, Target,
@@ -213,6 +215,7 @@ impl B2bua {
             max_forwards: max_forwards - 1,
             cseq: 1,
             sdp: &offer,
+            extra_headers: &[],
         };
         let branches = self.send_forks(&id, &params, targets);
         let deadline = now + ring_timeout;
@@ -233,6 +236,7 @@ impl B2bua {
                 ringing_sent: false,
                 ring_deadline: Some(deadline),
                 pending_reinvite: None,
+                originated: false,
             },
         );
     }
@@ -282,6 +286,7 @@ impl B2bua {
             ringing_sent: true,
             ring_deadline: None,
             pending_reinvite: None,
+            originated: false,
         };
         let ok = call::caller_response(&call, &self.config, 200, Some(answer));
         self.by_server_invite.insert(key.clone(), id.clone());
@@ -344,12 +349,23 @@ impl B2bua {
                 *purpose = Purpose::Ignore;
             }
         }
-        let caller = call.caller_invite.headers.from().ok();
+        // The agent's phone shows (and the console looks up) the customer: on a call we
+        // placed, that is whom our INVITE went to, not our caller ID.
+        let caller = if call.originated {
+            call.caller_invite.headers.to().ok()
+        } else {
+            call.caller_invite.headers.from().ok()
+        };
         let caller_user = caller
             .as_ref()
             .map(|f| call::user_of(&f.uri))
             .unwrap_or_default();
         let caller_display = caller.and_then(|f| f.display);
+        let extra_headers = if call.originated {
+            originate::agent_leg_headers(&self.config)
+        } else {
+            Vec::new()
+        };
         let max_forwards = call
             .caller_invite
             .headers
@@ -377,6 +393,7 @@ impl B2bua {
             max_forwards: max_forwards.saturating_sub(1).max(1),
             cseq: 1,
             sdp: &offer,
+            extra_headers: &extra_headers,
         };
         let branches = self.send_forks(id, &params, targets);
         let deadline = ring_timeout.map(|t| now + t);
@@ -627,11 +644,20 @@ impl B2bua {
         let Some(d) = DialogId::of_incoming_response(resp) else {
             return;
         };
-        if let Some((id, Leg::Callee)) = self.by_dialog.get(&d).cloned()
-            && let Some(call) = self.calls.get(&id)
-            && let Some((_, dialog)) = &call.callee
+        let Some((id, leg)) = self.by_dialog.get(&d).cloned() else {
+            return;
+        };
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let dialog = match leg {
+            Leg::Callee => call.callee.as_ref().map(|(_, d)| d),
+            // Leg A is ours to acknowledge only on a call we placed.
+            Leg::Caller => call.caller_dialog.as_ref().filter(|_| call.originated),
+        };
+        if let Some(dialog) = dialog
             && let Ok(cseq) = resp.headers.cseq()
-            && let Some(peer) = call.peer_of(Leg::Callee)
+            && let Some(peer) = call.peer_of(leg)
         {
             let ack = dialog.ack(cseq.seq);
             self.out.push_back(Output::Stateless {
@@ -712,6 +738,10 @@ impl B2bua {
                     let cause = EndCause::TransferFailed;
                     self.hang_up(&id, cause, HangupBy::System, None, media, now);
                 }
+                Some(Phase::Dialing) => {
+                    let by = HangupBy::System;
+                    self.end_dialing(&id, 487, EndCause::NoAnswer, by, media, now);
+                }
                 _ => {}
             }
         }
@@ -730,6 +760,8 @@ impl B2bua {
         };
         if call.phase == Phase::Ringing {
             self.fail_unanswered(id, 480, cause, HangupBy::System, media, now);
+        } else if call.phase == Phase::Dialing {
+            self.end_dialing(id, 487, cause, HangupBy::System, media, now);
         } else {
             self.hang_up(id, cause, HangupBy::System, None, media, now);
         }
@@ -786,7 +818,13 @@ impl B2bua {
                 if branch.state == BranchState::Calling {
                     branch.state = BranchState::Early;
                 }
-                if call.phase == Phase::Ringing && !call.ringing_sent {
+                if call.phase == Phase::Dialing && !call.ringing_sent {
+                    call.ringing_sent = true;
+                    self.event(CallEvent::Ringing {
+                        call: id.clone(),
+                        at: now,
+                    });
+                } else if call.phase == Phase::Ringing && !call.ringing_sent {
                     call.ringing_sent = true;
                     let ringing = call::caller_response(call, &self.config, 180, None);
                     let key = call.caller_key.clone();
@@ -830,6 +868,9 @@ impl B2bua {
                 if call.phase == Phase::Ringing && settled {
                     let (status, cause) = final_for_caller(call);
                     self.fail_unanswered(id, status, cause, HangupBy::Callee, media, now);
+                } else if call.phase == Phase::Dialing && settled {
+                    let (status, cause) = final_for_caller(call);
+                    self.end_dialing(id, status, cause, HangupBy::Callee, media, now);
                 } else if call.phase == Phase::Offering(OfferKind::Transfer) && settled {
                     let cause = EndCause::TransferFailed;
                     self.hang_up(id, cause, HangupBy::System, None, media, now);
@@ -887,6 +928,10 @@ impl B2bua {
         }
         if let Phase::Offering(kind) = call.phase {
             self.on_offer_answered(id, n, kind, dialog, peer, resp, media, now);
+            return;
+        }
+        if call.phase == Phase::Dialing {
+            self.on_customer_answered(id, dialog, peer, resp, media, now);
             return;
         }
         branch.state = BranchState::Answered;

@@ -64,6 +64,14 @@ impl MediaPlane for FakeMedia {
     fn close(&mut self, call: &CallId) {
         self.closed.push(call.clone());
     }
+    fn originate(&mut self, call: &CallId) -> Result<Vec<u8>, MediaFailure> {
+        self.opened.push(call.clone());
+        Ok(b"CUSTOMER-OFFER".to_vec())
+    }
+    fn originate_answer(&mut self, _: &CallId, answer: &[u8]) -> Result<(), MediaFailure> {
+        assert_eq!(answer, b"CUSTOMER-ANSWER");
+        Ok(())
+    }
 }
 
 fn config() -> B2buaConfig {
@@ -902,3 +910,151 @@ fn a_failed_offer_leaves_the_call_waiting_and_a_cancelled_one_too() {
 
 #[path = "flow_tests.rs"]
 mod flow;
+
+/// A call we place (the dialer): INVITE to the trunk with the campaign's caller ID, the
+/// customer's answer parks the call, the agent's phone is offered it showing the customer's
+/// number with the auto-answer hint, and the agent's answer bridges it.
+#[test]
+fn an_originated_call_rings_the_customer_then_the_agent() {
+    let mut h = Harness {
+        b2bua: B2bua::new(config()),
+        media: FakeMedia::default(),
+        out: Vec::new(),
+        caller_key: TxKey::for_incoming_request(&request(INVITE)).unwrap(),
+        invite: request(INVITE),
+    };
+    let id = CallId::generate();
+    let mut trunk = target("203.0.113.5:5060");
+    trunk.uri.user = Some("+8613900139000".into());
+    let o = Origination {
+        target: trunk,
+        caller_id: "+8640088888888".into(),
+        label: "dialer:c1".into(),
+        ring_timeout: Duration::from_secs(25),
+    };
+    assert!(h.b2bua.originate(id.clone(), o, &mut h.media, t(0)));
+    h.drain();
+    let (invite, to) = h.callee_invites()[0].clone();
+    assert_eq!(to, peer("203.0.113.5:5060"));
+    assert_eq!(invite.uri.user.as_deref(), Some("+8613900139000"));
+    assert!(
+        invite
+            .headers
+            .get("From")
+            .unwrap()
+            .contains("sip:+8640088888888@")
+    );
+    assert_eq!(invite.body, b"CUSTOMER-OFFER");
+    h.callee_says(&invite, 180, "ctag", b"");
+    h.callee_says(&invite, 200, "ctag", b"CUSTOMER-ANSWER");
+    assert_eq!(
+        h.sent(Method::Ack).len(),
+        1,
+        "the customer's 200 is acknowledged"
+    );
+    assert!(
+        h.out
+            .iter()
+            .any(|o| matches!(o, Output::Event(CallEvent::Ringing { .. })))
+    );
+    assert!(h.out.iter().any(
+        |o| matches!(o, Output::Event(CallEvent::CustomerAnswered { call, .. }) if *call == id)
+    ));
+    assert!(
+        h.caller_responses().is_empty(),
+        "nobody to answer: we are the caller"
+    );
+
+    assert!(
+        h.b2bua
+            .offer(&id, vec![target("192.0.2.20:5080")], &mut h.media, t(1500))
+    );
+    h.drain();
+    let (agent_invite, _) = h.callee_invites()[1].clone();
+    assert!(
+        agent_invite
+            .headers
+            .get("From")
+            .unwrap()
+            .contains("sip:+8613900139000@"),
+        "the agent's phone shows the customer: {:?}",
+        agent_invite.headers.get("From")
+    );
+    assert!(
+        agent_invite
+            .headers
+            .get("Call-Info")
+            .unwrap()
+            .contains("answer-after=0")
+    );
+    let mut ok = response_to(&agent_invite, 200, Some("atag"));
+    ok.headers.push("Contact", "<sip:1001@192.0.2.20:5080>");
+    ok.body = b"NEW-ANSWER".to_vec();
+    let key = TxKey::for_outgoing_request(&agent_invite).unwrap();
+    h.b2bua.handle_response(key, ok, &mut h.media, t(1600));
+    h.drain();
+    assert!(
+        h.out
+            .iter()
+            .any(|o| matches!(o, Output::Event(CallEvent::Answered { .. })))
+    );
+    h.b2bua
+        .hangup(&id, EndCause::NormalClearing, &mut h.media, t(5000));
+    h.drain();
+    assert_eq!(
+        h.sent(Method::Bye).len(),
+        2,
+        "BYE to the customer and the agent"
+    );
+    assert_eq!(h.ended().len(), 1);
+}
+
+/// Nobody answers: at the backstop ring timeout the INVITE is cancelled, the call ends as
+/// no-answer, and its media is released.
+#[test]
+fn an_originated_call_nobody_answers_is_cancelled() {
+    let mut h = Harness {
+        b2bua: B2bua::new(config()),
+        media: FakeMedia::default(),
+        out: Vec::new(),
+        caller_key: TxKey::for_incoming_request(&request(INVITE)).unwrap(),
+        invite: request(INVITE),
+    };
+    let id = CallId::generate();
+    let mut trunk = target("203.0.113.5:5060");
+    trunk.uri.user = Some("+8613900139000".into());
+    let o = Origination {
+        target: trunk,
+        caller_id: "+8640088888888".into(),
+        label: "dialer:c1".into(),
+        ring_timeout: Duration::from_secs(20),
+    };
+    assert!(h.b2bua.originate(id.clone(), o, &mut h.media, t(0)));
+    h.drain();
+    let (invite, _) = h.callee_invites()[0].clone();
+    h.callee_says(&invite, 180, "ctag", b"");
+    assert_eq!(h.b2bua.poll_timeout(), Some(t(20_000)));
+    h.b2bua.handle_timeout(&mut h.media, t(20_000));
+    h.drain();
+    assert_eq!(h.sent(Method::Cancel).len(), 1);
+    assert_eq!(
+        h.ended(),
+        vec![(EndCause::NoAnswer, Some(487), HangupBy::System)]
+    );
+    assert_eq!(h.media.closed, vec![id]);
+    // A busy customer ends the call as busy.
+    let id2 = CallId::generate();
+    let mut trunk = target("203.0.113.5:5060");
+    trunk.uri.user = Some("+8613900139001".into());
+    let o = Origination {
+        target: trunk,
+        caller_id: "+8640088888888".into(),
+        label: "dialer:c1".into(),
+        ring_timeout: Duration::from_secs(20),
+    };
+    assert!(h.b2bua.originate(id2, o, &mut h.media, t(30_000)));
+    h.drain();
+    let (invite, _) = h.callee_invites()[1].clone();
+    h.callee_says(&invite, 486, "ctag2", b"");
+    assert_eq!(h.ended()[1], (EndCause::Busy, Some(486), HangupBy::Callee));
+}

@@ -197,6 +197,14 @@ pub enum CallEvent {
         target: usize,
         at: Timestamp,
     },
+    /// The customer answered a call we placed ([`super::B2bua::originate`]); it waits for
+    /// [`super::B2bua::offer`] to ring its agent.
+    CustomerAnswered {
+        call: CallId,
+        /// Leg A's SIP Call-ID.
+        sip_call_id: String,
+        at: Timestamp,
+    },
     /// The call was answered by us and waits in `queue` for an agent.
     Queued {
         call: CallId,
@@ -300,6 +308,25 @@ pub trait MediaPlane {
     fn park(&mut self, call: &CallId, caller_offer: &[u8]) -> Result<Vec<u8>, MediaFailure>;
     /// The call is over: release its ports and finish its recording.
     fn close(&mut self, call: &CallId);
+    /// A call we place ourselves (the dialer): set up the relay and return our offer for the
+    /// customer (leg A).
+    fn originate(&mut self, call: &CallId) -> Result<Vec<u8>, MediaFailure> {
+        let _ = call;
+        Err(MediaFailure {
+            status: 500,
+            reason: "Server Internal Error (this media plane places no calls)".into(),
+            warning: None,
+        })
+    }
+    /// The customer answered our offer with `answer`.
+    fn originate_answer(&mut self, call: &CallId, answer: &[u8]) -> Result<(), MediaFailure> {
+        let _ = (call, answer);
+        Err(MediaFailure {
+            status: 500,
+            reason: "Server Internal Error (this media plane places no calls)".into(),
+            warning: None,
+        })
+    }
 }
 
 /// Our own addresses, as written in Via and Contact.

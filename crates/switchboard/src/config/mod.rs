@@ -41,6 +41,7 @@ pub struct Config {
     pub rtp: RtpConfig,
     pub calls: CallsConfig,
     pub trunk: TrunkConfig,
+    pub dialer: DialerConfig,
     pub database: DatabaseConfig,
     pub storage: StorageConfig,
     pub backup: BackupConfig,
@@ -281,6 +282,29 @@ impl Config {
         }
         if self.acd.ring_timeout_secs < 5 {
             return err("acd.ring_timeout_secs", "must be at least 5 s".into());
+        }
+        if self.dialer.ring_timeout_secs < 15 {
+            return err(
+                "dialer.ring_timeout_secs",
+                "must be at least 15 s (the shortest ring the law allows before no answer)".into(),
+            );
+        }
+        if self.dialer.day_offset_minutes.abs() > 18 * 60 {
+            return err(
+                "dialer.day_offset_minutes",
+                "must be a UTC offset within ±1080 minutes".into(),
+            );
+        }
+        for (key, value) in [
+            ("dialer.caller_id", &self.dialer.caller_id),
+            ("dialer.callback_number", &self.dialer.callback_number),
+        ] {
+            if !value.is_empty() && switchboard_core::E164::parse(value).is_err() {
+                return err(
+                    key,
+                    format!("'{value}' is not an E.164 number (+8613800138000)"),
+                );
+            }
         }
         if self
             .campaign

@@ -158,6 +158,49 @@ impl Default for CallsConfig {
     }
 }
 
+/// The outbound dialer (issue 10): campaigns whose `dial_mode` is preview, progressive or
+/// predictive have their calls placed through the trunk by the dialer in `serve`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DialerConfig {
+    /// Run the dialer for running campaigns (needs `trunk.host`).
+    pub enabled: bool,
+    /// The message an abandoned call hears (answered, no agent within 2 s): a WAV file
+    /// (16-bit PCM, any rate) with the company name and the call-back number; empty = the
+    /// built-in spoken message. Read at start: a missing or unreadable file stops `serve`.
+    pub abandon_message_wav: PathBuf,
+    /// The call-back number the message announces, kept with each abandoned call (E.164;
+    /// empty = `trunk.caller_id`).
+    pub callback_number: String,
+    /// Caller ID on dialer calls (E.164); empty = `trunk.caller_id`.
+    pub caller_id: String,
+    /// How long a dialer call rings before it is "no answer": at least 15 s by law.
+    pub ring_timeout_secs: u64,
+    /// Wrap-up after a dialer call before the agent is offered the next one.
+    pub wrap_up_secs: u64,
+    /// Preview mode: dial by itself this long after the agent was shown the customer; 0 = only
+    /// when the agent clicks Dial.
+    pub preview_auto_dial_secs: u64,
+    /// The campaign day for the daily abandonment limit starts at local midnight at this UTC
+    /// offset (minutes; 480 = China).
+    pub day_offset_minutes: i32,
+}
+
+impl Default for DialerConfig {
+    fn default() -> Self {
+        DialerConfig {
+            enabled: true,
+            abandon_message_wav: PathBuf::new(),
+            callback_number: String::new(),
+            caller_id: String::new(),
+            ring_timeout_secs: 20,
+            wrap_up_secs: 30,
+            preview_auto_dial_secs: 0,
+            day_offset_minutes: 480,
+        }
+    }
+}
+
 /// The SIP trunk: numbers that are neither extensions nor queues go out here, and calls
 /// from its addresses are taken without digest authentication.
 #[derive(Debug, Clone, Serialize, Deserialize)]

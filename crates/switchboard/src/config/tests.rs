@@ -219,3 +219,19 @@ fn bad_environment_values_name_the_variable() {
 fn unrelated_environment_variables_are_ignored() {
     assert!(load_env("", &[("SWITCHBOARD_CONFIG", "x.toml"), ("PATH", "/bin")]).is_ok());
 }
+
+#[test]
+fn dialer_settings_that_break_the_law_or_are_not_numbers_are_named() {
+    let (key, _, message) = key_error(load("[dialer]\nring_timeout_secs = 14\n"));
+    assert_eq!(key, "dialer.ring_timeout_secs");
+    assert!(message.contains("15 s"), "{message}");
+    let (key, _, _) = key_error(load("[dialer]\ncaller_id = \"4008888\"\n"));
+    assert_eq!(key, "dialer.caller_id");
+    let (key, _, _) = key_error(load("[dialer]\nday_offset_minutes = 2000\n"));
+    assert_eq!(key, "dialer.day_offset_minutes");
+    let sample = load(SAMPLE).expect("the sample config loads");
+    assert_eq!(
+        sample.dialer.ring_timeout_secs, 20,
+        "the service rules' 20 s"
+    );
+}

@@ -118,7 +118,7 @@ impl SipTu {
     }
 
     /// The registered phones of an agent, as fork targets.
-    fn phones_of(&self, agent: &AgentId) -> Vec<ForkTarget> {
+    pub(super) fn phones_of(&self, agent: &AgentId) -> Vec<ForkTarget> {
         let Some(info) = self.queueing.agents.get(agent) else {
             return Vec::new();
         };

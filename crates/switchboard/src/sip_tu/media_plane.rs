@@ -407,6 +407,16 @@ impl RelayPlane {
         if laws.is_empty() {
             return Err(failure(488, "Not Acceptable Here (offer PCMU or PCMA)"));
         }
+        self.start_relay(call, laws, Some(offer_a))
+    }
+
+    /// The relay (and recording) of a new call whose legs offer `laws`.
+    fn start_relay(
+        &mut self,
+        call: &CallId,
+        laws: Vec<Codec>,
+        offer_a: Option<SessionDescription>,
+    ) -> Result<&mut Session, MediaFailure> {
         let now = self.clock.now();
         let recorder = self.recorder_for(call, now);
         let recorded = recorder.is_some();
@@ -431,7 +441,7 @@ impl RelayPlane {
         let legs = [
             LegSdp {
                 local: local(LegId::A, session_id),
-                offer: Some(offer_a),
+                offer: offer_a,
             },
             LegSdp {
                 local: local(LegId::B, session_id.wrapping_add(1)),
@@ -445,6 +455,18 @@ impl RelayPlane {
             browsers: [None, None],
         };
         Ok(self.sessions.entry(call.clone()).or_insert(session))
+    }
+
+    /// Plays `prompt` once to the caller (leg A); `PlayoutFinished` says when it is over. The
+    /// dialer's abandoned-call message.
+    pub fn play_prompt(&self, call: &CallId, prompt: Arc<PlayoutSource>) -> bool {
+        match self.sessions.get(call) {
+            Some(s) => {
+                s.relay.play(LegId::A, prompt, false);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Plays the call-back offer to a waiting caller (then music on hold again, see
@@ -633,6 +655,23 @@ impl MediaPlane for RelayPlane {
         }
         let answer_b = parse(answer, "the transfer target's answer")?;
         self.session(call)?.accept(Leg::Callee, &answer_b)?;
+        Ok(())
+    }
+
+    fn originate(&mut self, call: &CallId) -> Result<Vec<u8>, MediaFailure> {
+        // A customer on the telephone network: plain RTP, both G.711 laws.
+        let s = self.start_relay(call, vec![Codec::Pcmu, Codec::Pcma], None)?;
+        let offer_a = create_offer(&s.legs[0].local);
+        s.legs[0].offer = Some(offer_a.clone());
+        Ok(offer_a.to_string().into_bytes())
+    }
+
+    fn originate_answer(&mut self, call: &CallId, answer: &[u8]) -> Result<(), MediaFailure> {
+        let answer_a = parse(answer, "the customer's answer")?;
+        let s = self.session(call)?;
+        let na = s.accept(Leg::Caller, &answer_a)?;
+        // The agent leg is offered the customer's law first, so nothing is transcoded.
+        s.legs[1].local.codecs.sort_by_key(|c| *c != na.codec);
         Ok(())
     }
 

@@ -8,6 +8,7 @@
 
 mod acd_glue;
 mod browsers;
+pub(crate) mod dialing;
 mod invite;
 pub(crate) mod media_plane;
 mod monitoring;
@@ -90,6 +91,8 @@ pub(crate) struct SipTu {
     closed_flows: Option<mpsc::Receiver<Peer>>,
     /// Tells the wallboards that agents or queues changed.
     floor: switchboard_crm::live::FloorChanges,
+    /// The outbound dialer (none without a trunk or with `dialer.enabled = false`).
+    pub(super) dialing: Option<dialing::Dialing>,
 }
 
 /// Everything [`SipTu::new`] needs.
@@ -118,6 +121,7 @@ pub(crate) struct SipTuParts {
     pub closed_flows: Option<mpsc::Receiver<Peer>>,
     /// The wallboards' change signal (the API holds the other end through its `LiveHandle`).
     pub floor: switchboard_crm::live::FloorChanges,
+    pub dialing: Option<dialing::Dialing>,
 }
 
 impl SipTu {
@@ -154,6 +158,7 @@ impl SipTu {
             ws: p.ws,
             closed_flows: p.closed_flows,
             floor: p.floor,
+            dialing: p.dialing,
         }
     }
 
@@ -164,6 +169,9 @@ impl SipTu {
                 self.registrar.poll_timeout(),
                 self.b2bua.poll_timeout(),
                 self.queueing.poll_timeout(),
+                self.dialing
+                    .as_ref()
+                    .and_then(dialing::Dialing::poll_timeout),
                 Some(self.next_reload),
             ]
             .into_iter()
@@ -177,6 +185,7 @@ impl SipTu {
                 },
                 Some(e) = self.media_events.recv() => self.on_media_event(e).await,
                 Some(peer) = next_closed(&mut self.closed_flows) => self.on_flow_closed(peer).await,
+                Some(cmd) = next_dialer_command(&mut self.dialing) => self.on_dialer_command(cmd).await,
                 Some((command, reply)) = next_live(&mut self.live) => {
                     let result = self.on_live(command).await;
                     let _ = reply.send(result);
@@ -187,6 +196,7 @@ impl SipTu {
                     self.persist_bindings(None).await;
                     self.b2bua.handle_timeout(&mut self.media, now);
                     self.queueing.handle_timeout(now);
+                    self.dialer_timeout(now);
                     if now >= self.next_reload {
                         self.next_reload = now + queueing::RELOAD_EVERY;
                         if let Err(e) = self.queueing.reload(&self.store, now).await {
@@ -296,7 +306,10 @@ impl SipTu {
             MediaEvent::PlayoutFinished { leg } => {
                 // A prompt ended: a caller still waiting hears the music again.
                 let call = CallId::from(e.call);
-                if leg == switchboard_media::bridge::LegId::A
+                if leg == switchboard_media::bridge::LegId::A && self.dialer_prompt_finished(&call)
+                {
+                    self.flush().await;
+                } else if leg == switchboard_media::bridge::LegId::A
                     && self.queueing.waiting.contains(&call)
                 {
                     self.media.resume_music(&call);
@@ -322,6 +335,20 @@ impl SipTu {
             LiveCommand::QueueLive { tenant } => {
                 return Ok(LiveReply::Json(self.queue_live(tenant)));
             }
+            LiveCommand::DialerPreview { tenant, agent } => {
+                return Ok(self.dialer_preview(tenant, agent));
+            }
+            LiveCommand::DialerPreviewAction {
+                tenant,
+                agent,
+                dial,
+            } => {
+                let (tenant, agent, dial) = (tenant.clone(), agent.clone(), *dial);
+                self.dialer_preview_action(&tenant, &agent, dial)
+                    .map_err(LiveError::NotApplicable)?;
+                self.flush().await;
+                return Ok(LiveReply::Done);
+            }
         };
         if self.facts.get(&call).map(|f| &f.tenant) != Some(tenant) {
             return Err(LiveError::NotInProgress);
@@ -344,7 +371,10 @@ impl SipTu {
                 );
                 self.flush().await;
             }
-            LiveCommand::AgentState { .. } | LiveCommand::QueueLive { .. } => {}
+            LiveCommand::AgentState { .. }
+            | LiveCommand::QueueLive { .. }
+            | LiveCommand::DialerPreview { .. }
+            | LiveCommand::DialerPreviewAction { .. } => {}
         }
         Ok(LiveReply::Done)
     }
@@ -364,6 +394,9 @@ impl SipTu {
         loop {
             self.flush_outputs().await;
             if self.run_acd() {
+                continue;
+            }
+            if self.run_dialers() {
                 continue;
             }
             let Some((call, target)) = self.transfers.pop() else {
@@ -398,7 +431,12 @@ impl SipTu {
     }
 
     fn on_call_event(&mut self, e: CallEvent) {
+        self.dialer_call_event(&e);
         match e {
+            // The customer of a dialer call picked up (the dialer was told above): the CDR is
+            // answered when the agent picks up (`Answered`, with the agent), or at the answer
+            // when it is abandoned.
+            CallEvent::CustomerAnswered { .. } => {}
             CallEvent::Started {
                 call,
                 caller,
@@ -564,6 +602,16 @@ pub(crate) fn advertised_host(config: &crate::config::Config) -> String {
 async fn next_closed(closed: &mut Option<mpsc::Receiver<Peer>>) -> Option<Peer> {
     match closed {
         Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next command of the dialer driver, or never without a dialer.
+async fn next_dialer_command(
+    dialing: &mut Option<dialing::Dialing>,
+) -> Option<crate::dialer_driver::DialerCommand> {
+    match dialing {
+        Some(d) => d.commands.recv().await,
         None => std::future::pending().await,
     }
 }
