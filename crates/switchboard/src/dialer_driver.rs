@@ -191,6 +191,10 @@ impl Driver {
             }
             specs.push(spec);
         }
+        // A campaign that stops running is new again when it comes back (resumed): its dialer
+        // may be gone by then, and a new one must start from the stored budget and 72 h blocks.
+        self.known
+            .retain(|id| campaigns.iter().any(|c| &c.id == id));
         if self
             .commands
             .send(DialerCommand::Campaigns(specs))

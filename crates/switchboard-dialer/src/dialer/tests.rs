@@ -563,3 +563,72 @@ fn switching_to_progressive_keeps_free_agents_for_predictive_calls_still_ringing
     assert_eq!(next.len(), 3);
     assert!(next.iter().all(|o| o.reserved_agent.is_some()));
 }
+
+#[test]
+fn a_restored_abandon_blocks_the_number_and_restored_days_give_the_budget_back() {
+    let mut d = dialer(Mode::Predictive);
+    let now = t0();
+    let day = d.budget().day_of(now);
+    // After a restart: 200 live answers earlier today, and an abandon of number 1 an hour ago
+    // (in another campaign, say).
+    d.restore(
+        [crate::budget::DayCount {
+            day,
+            live_answered: 200,
+            abandoned: 1,
+        }],
+        [(number(1), now - secs(3600))],
+    );
+    assert_eq!(d.budget().slack(now), 5, "3 % of 200 = 6, one used");
+    add(&mut d, 1, 1, now);
+    ready(&mut d, "a1", now);
+    let outs = drain(&mut d);
+    assert!(
+        originates(&outs).is_empty(),
+        "number 1 is blocked: {outs:?}"
+    );
+    assert!(outs.iter().any(|o| matches!(
+        o,
+        Output::Released {
+            reason: ReleaseReason::RecentlyAbandoned { .. },
+            ..
+        }
+    )));
+}
+
+#[test]
+fn an_agent_whose_phone_never_picks_up_turns_the_call_into_an_abandon() {
+    let mut d = dialer(Mode::Progressive);
+    let now = t0();
+    add(&mut d, 1, 1, now);
+    ready(&mut d, "a1", now);
+    let call = originates(&drain(&mut d))[0].call.clone();
+    d.handle(Input::Answered { call: call.clone() }, now + secs(3))
+        .expect("ringing call answered");
+    assert!(
+        drain(&mut d)
+            .iter()
+            .any(|o| matches!(o, Output::Connect { .. }))
+    );
+    d.handle(Input::ConnectFailed { call: call.clone() }, now + secs(5))
+        .expect("connected call can fail to connect");
+    let outs = drain(&mut d);
+    assert!(
+        outs.iter().any(|o| matches!(
+            o,
+            Output::Abandon {
+                message: Some(_),
+                ..
+            }
+        )),
+        "{outs:?}"
+    );
+    assert_eq!(d.counters().abandoned, 1);
+    assert_eq!(d.counters().connected, 0);
+    assert_eq!(d.budget().today(now).abandoned, 1);
+    assert!(
+        d.handle(Input::ConnectFailed { call }, now + secs(6))
+            .is_err(),
+        "only once"
+    );
+}

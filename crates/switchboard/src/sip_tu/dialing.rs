@@ -620,6 +620,16 @@ impl SipTu {
             .map(|c| c.tenant.clone())
             .unwrap_or_else(|| self.default_tenant.clone());
         let day = d.day_of(campaign, now);
+        // The 72 h rule holds whichever campaign dials the number next: the tenant's other
+        // dialers learn of the abandon at once (a new one reads it from the store).
+        if let Ok(e164) = E164::parse(&number) {
+            for (id, c) in d.campaigns.iter_mut() {
+                if id != campaign && c.tenant == tenant {
+                    c.dialer
+                        .restore(std::iter::empty(), std::iter::once((e164.clone(), now)));
+                }
+            }
+        }
         d.emit(DialerEvent::Abandoned {
             tenant,
             campaign: campaign.to_owned(),
