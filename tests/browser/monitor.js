@@ -19,10 +19,16 @@ const WS_URL = `ws://127.0.0.1:${HTTP_PORT}/sip`;
 const CUSTOMER = 440;
 const AGENT = 1000;
 const SUPERVISOR = 2000;
-// A tone is heard when it carries this share of the power a phone receives, and is not heard
-// below the lower bound (a lone tone gives ~1, two equal tones ~0.5 each, an absent one ~0).
+// A tone is heard when it carries this share of the power a phone receives, or is clearly there
+// in most of its 100 ms blocks (a loaded machine delays the browser's frames, leaving gaps in the
+// mix); it is not heard when its share stays under the lower bound and it is (almost) never
+// there (a lone tone gives ~1, two equal tones ~0.5 each, an absent one ~0).
 const HEARD = 0.15;
+const HEARD_BLOCKS = 0.5;
 const NOT_HEARD = 0.03;
+const NOT_HEARD_BLOCKS = 0.05;
+const heardIn = (levels, f) => levels[f] > HEARD || levels.present[f] > HEARD_BLOCKS;
+const notHeardIn = (levels, f) => levels[f] < NOT_HEARD && levels.present[f] < NOT_HEARD_BLOCKS;
 // In the page: dB below the loudest bin of the spectrum.
 const PAGE_HEARD = -25;
 
@@ -160,26 +166,26 @@ async function main() {
 
     step('listen (*81): the supervisor hears both; neither party hears the supervisor');
     const listen = await monitorPhase(supervisor, '*81', 1, ports);
-    assert.ok(listen.customer[SUPERVISOR] < NOT_HEARD, 'the customer does not hear the supervisor (listen)');
-    assert.ok(listen.agent[SUPERVISOR] < NOT_HEARD, 'the agent does not hear the supervisor (listen)');
-    assert.ok(listen.customer[AGENT] > HEARD, 'the customer still hears the agent');
-    assert.ok(listen.agent[CUSTOMER] > HEARD, 'the agent still hears the customer');
+    assert.ok(notHeardIn(listen.customer, SUPERVISOR), 'the customer does not hear the supervisor (listen)');
+    assert.ok(notHeardIn(listen.agent, SUPERVISOR), 'the agent does not hear the supervisor (listen)');
+    assert.ok(heardIn(listen.customer, AGENT), 'the customer still hears the agent');
+    assert.ok(heardIn(listen.agent, CUSTOMER), 'the agent still hears the customer');
     await hangUp(supervisor, 1);
 
     step('whisper (*82): the agent hears the supervisor and the customer; the customer never hears the supervisor');
     const whisper = await monitorPhase(supervisor, '*82', 2, ports);
-    assert.ok(whisper.agent[SUPERVISOR] > HEARD, 'the agent hears the supervisor (whisper)');
-    assert.ok(whisper.agent[CUSTOMER] > HEARD, 'the agent still hears the customer (whisper)');
-    assert.ok(whisper.customer[SUPERVISOR] < NOT_HEARD, 'the whisper does not reach the customer');
-    assert.ok(whisper.customer[AGENT] > HEARD, 'the customer still hears the agent (whisper)');
+    assert.ok(heardIn(whisper.agent, SUPERVISOR), 'the agent hears the supervisor (whisper)');
+    assert.ok(heardIn(whisper.agent, CUSTOMER), 'the agent still hears the customer (whisper)');
+    assert.ok(notHeardIn(whisper.customer, SUPERVISOR), 'the whisper does not reach the customer');
+    assert.ok(heardIn(whisper.customer, AGENT), 'the customer still hears the agent (whisper)');
     await hangUp(supervisor, 2);
 
     step('barge (*83): everyone hears everyone');
     const barge = await monitorPhase(supervisor, '*83', 3, ports);
-    assert.ok(barge.customer[SUPERVISOR] > HEARD, 'the customer hears the supervisor (barge)');
-    assert.ok(barge.customer[AGENT] > HEARD, 'the customer hears the agent (barge)');
-    assert.ok(barge.agent[SUPERVISOR] > HEARD, 'the agent hears the supervisor (barge)');
-    assert.ok(barge.agent[CUSTOMER] > HEARD, 'the agent hears the customer (barge)');
+    assert.ok(heardIn(barge.customer, SUPERVISOR), 'the customer hears the supervisor (barge)');
+    assert.ok(heardIn(barge.customer, AGENT), 'the customer hears the agent (barge)');
+    assert.ok(heardIn(barge.agent, SUPERVISOR), 'the agent hears the supervisor (barge)');
+    assert.ok(heardIn(barge.agent, CUSTOMER), 'the agent hears the customer (barge)');
 
     await hangUp(supervisor, 3);
 

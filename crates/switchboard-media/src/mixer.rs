@@ -18,7 +18,7 @@
 //!
 //! Each party's audio waits in a short buffer: a frame that is late by a tick is still mixed in
 //! the next one, and a buffer past [`MAX_BUFFERED`] loses its oldest samples, so a source that
-//! runs fast (or a burst after a network stall) cannot build up delay.
+//! runs fast cannot build up more delay than that.
 
 mod supervisor;
 
@@ -33,10 +33,11 @@ use switchboard_core::Timestamp;
 pub const FRAME_SAMPLES: usize = 160;
 /// One frame's duration.
 pub const FRAME: Duration = Duration::from_millis(20);
-/// Most samples kept per party (60 ms): the delay a supervisor may hear at worst.
-pub const MAX_BUFFERED: usize = 3 * FRAME_SAMPLES;
+/// Most samples kept per party (200 ms): the delay a party may add at worst. A browser's
+/// frames often arrive in bursts after a stall; a shorter buffer would throw them away.
+pub const MAX_BUFFERED: usize = 10 * FRAME_SAMPLES;
 /// Frames made at once when the timer fired late; beyond that the mixer skips ahead.
-const MAX_CATCH_UP: u32 = 5;
+const MAX_CATCH_UP: u32 = 10;
 
 /// What the supervisor does on the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

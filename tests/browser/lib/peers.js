@@ -60,10 +60,16 @@ module.exports = ({ SIP_PORT, WORK, SCEN, RTP_TOOLS }) => {
     return { packets, hz };
   }
 
-  // The share (0..1) of each of `freqs` in the PCMU audio sent to `port` in `file`.
+  // The share (0..1) of each of `freqs` in the PCMU audio sent to `port` in `file`, and in
+  // `present[f]` the part of the audio's 100 ms blocks in which it is clearly there.
   function levelsAt(file, port, freqs) {
-    const [packets, ...shares] = rtpTool('pcap-levels', file, `${port}`, ...freqs.map(String)).split(' ').map(Number);
-    return { packets, ...Object.fromEntries(freqs.map((f, i) => [f, shares[i]])) };
+    const [packets, ...pairs] = rtpTool('pcap-levels', file, `${port}`, ...freqs.map(String)).split(' ');
+    const parsed = pairs.map((p) => p.split(':').map(Number));
+    return {
+      packets: Number(packets),
+      ...Object.fromEntries(freqs.map((f, i) => [f, parsed[i][0]])),
+      present: Object.fromEntries(freqs.map((f, i) => [f, parsed[i][1]])),
+    };
   }
 
   return { sipp, capture, rtpTool, heardAt, levelsAt, freePort };

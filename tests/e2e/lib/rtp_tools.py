@@ -11,10 +11,11 @@
                                       between the first and the last sound
   pcap-levels CAPTURE.pcap DST_PORT F1 [F2 ...]
                                       how much of the PCMU audio sent to DST_PORT each
-                                      frequency carries: prints "<packets> <share F1> ..."
+                                      frequency carries: prints "<packets> <share:present F1> ..."
                                       (share: 0..1 of the signal's power, averaged over the
                                       100 ms blocks that are not silent; ~1 for a lone tone,
-                                      ~0.5 each for two equal tones, ~0 for a tone not there)
+                                      ~0.5 each for two equal tones, ~0 for a tone not there;
+                                      present: the part of those blocks where it has >= 0.1)
 
 The dominant frequency is picked among the test tones (440, 1000 Hz) with the Goertzel
 algorithm; "0" means none of them stands out (silence or noise).
@@ -145,8 +146,13 @@ def pcap_levels(capture, port, freqs):
     blocks = [samples[i:i + block] for i in range(0, len(samples) - block + 1, block)]
     # Not silent: an RMS above ~-50 dBFS.
     loud = [b for b in blocks if sum(x * x for x in b) / len(b) > 100.0 ** 2]
-    shares = [sum(tone_share(b, f) for b in loud) / len(loud) if loud else 0.0 for f in freqs]
-    print(packets, " ".join("%.3f" % s for s in shares))
+    out = []
+    for f in freqs:
+        per_block = [tone_share(b, f) for b in loud]
+        share = sum(per_block) / len(per_block) if per_block else 0.0
+        present = sum(1 for x in per_block if x >= 0.1) / len(per_block) if per_block else 0.0
+        out.append("%.3f:%.3f" % (share, present))
+    print(packets, " ".join(out))
 
 
 def wav_check(path):

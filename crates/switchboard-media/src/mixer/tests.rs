@@ -104,15 +104,15 @@ fn loud_parties_saturate_instead_of_wrapping() {
 #[test]
 fn a_fast_source_cannot_build_up_delay() {
     let mut m = Mixer::new(MonitorMode::Listen, at(0));
-    for v in 1..=10 {
+    for v in 1..=15 {
         m.push(Party::Customer, &frame(v));
     }
-    assert_eq!(m.overflowed(Party::Customer), 7 * FRAME_SAMPLES as u64);
-    // Only the newest three frames are left.
-    let heard: Vec<i16> = (1..=4)
+    assert_eq!(m.overflowed(Party::Customer), 5 * FRAME_SAMPLES as u64);
+    // Only the newest ten frames (200 ms) are left.
+    let heard: Vec<i16> = (1..=11)
         .map(|i| m.handle_timeout(at(20 * i))[0].samples[0])
         .collect();
-    assert_eq!(heard, vec![8, 9, 10, 0]);
+    assert_eq!(heard, vec![6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0]);
 }
 
 #[test]
