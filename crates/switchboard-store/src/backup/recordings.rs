@@ -45,27 +45,39 @@ fn safe_relative(path: &str) -> Option<&Path> {
         .then_some(p)
 }
 
+/// Reads `path` to the end, hashing it and writing each chunk to `copy` when given (as
+/// `copy_to`, for error messages); returns the SHA-256 and size of what was read.
+fn read_hashed(
+    path: &Path,
+    mut copy: Option<(&mut File, &Path)>,
+) -> Result<(String, u64), StoreError> {
+    let mut src = File::open(path).map_err(io_err(path))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = src.read(&mut buf).map_err(io_err(path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        if let Some((dst, to)) = copy.as_mut() {
+            dst.write_all(&buf[..n]).map_err(io_err(to))?;
+        }
+        size += n as u64;
+    }
+    Ok((hex::encode(hasher.finalize()), size))
+}
+
 /// Copies `from` to `to` (parents created), returning the SHA-256 and size of what was read.
 fn copy_hashed(from: &Path, to: &Path) -> Result<(String, u64), StoreError> {
     if let Some(parent) = to.parent() {
         std::fs::create_dir_all(parent).map_err(io_err(parent))?;
     }
-    let mut src = File::open(from).map_err(io_err(from))?;
     let mut dst = File::create(to).map_err(io_err(to))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = src.read(&mut buf).map_err(io_err(from))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        dst.write_all(&buf[..n]).map_err(io_err(to))?;
-        size += n as u64;
-    }
+    let hashed = read_hashed(from, Some((&mut dst, to)))?;
     dst.sync_all().map_err(io_err(to))?;
-    Ok((hex::encode(hasher.finalize()), size))
+    Ok(hashed)
 }
 
 /// Copies every finished recording under `root` into `dest`, checking each against the store.
@@ -112,17 +124,7 @@ pub(super) async fn back_up(store: &Store, root: &Path, dest: &Path) -> Result<C
 
 /// SHA-256 of a file.
 pub(super) fn sha256_file(path: &Path) -> Result<String, StoreError> {
-    let mut file = File::open(path).map_err(io_err(path))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = file.read(&mut buf).map_err(io_err(path))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
+    Ok(read_hashed(path, None)?.0)
 }
 
 /// Checks every recording of a backup against its manifest entry.
