@@ -112,6 +112,12 @@ pub enum Input {
         call: CallId,
         agent: AgentId,
     },
+    /// Another node had the agent first (several nodes share agents): no rejection is held
+    /// against them, and the call is offered to someone else.
+    OfferLost {
+        call: CallId,
+        agent: AgentId,
+    },
     CallEnded {
         call: CallId,
         cause: EndCause,

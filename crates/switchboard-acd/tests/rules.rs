@@ -333,6 +333,49 @@ fn rejected_offer_goes_to_the_next_agent_without_counting_a_miss() {
 }
 
 #[test]
+fn offer_lost_to_another_node_moves_on_and_holds_nothing_against_the_agent() {
+    let mut acd = queue_with(&["a1", "a2"]);
+    arrive(&mut acd, 1, t0());
+    drain(&mut acd);
+    // Another node had a1 first: a1 is busy there (an outside call here), the call moves on.
+    acd.handle(
+        Input::OutsideCall {
+            agent: agent("a1"),
+            busy: true,
+        },
+        at(0),
+    )
+    .unwrap();
+    acd.handle(
+        Input::OfferLost {
+            call: call(1),
+            agent: agent("a1"),
+        },
+        at(0),
+    )
+    .unwrap();
+    let out = drain(&mut acd);
+    assert_offered(&out, 1, "a2");
+    assert_eq!(
+        change_of(&out, "a1"),
+        Some((AgentStatus::Ready, ChangeReason::OfferWithdrawn))
+    );
+    let a1 = acd.agent(&agent("a1")).unwrap();
+    assert_eq!((a1.misses, a1.counters.rejected), (0, 0));
+    // Given back by the other node, a1 takes the next call.
+    acd.handle(
+        Input::OutsideCall {
+            agent: agent("a1"),
+            busy: false,
+        },
+        at(2),
+    )
+    .unwrap();
+    arrive(&mut acd, 2, at(3));
+    assert_offered(&drain(&mut acd), 2, "a1");
+}
+
+#[test]
 fn agent_who_steps_away_while_ringing_passes_the_call_on_at_once() {
     let mut acd = queue_with(&["a1", "a2"]);
     arrive(&mut acd, 1, t0());

@@ -151,6 +151,17 @@ impl Registrar {
         }
     }
 
+    /// Drops a binding another node removed (several nodes share the bindings): reported to
+    /// no one, since that node already updated the store.
+    pub fn forget(&mut self, aor: &str, contact: &Uri) {
+        if let Some(list) = self.bindings.get_mut(aor) {
+            list.retain(|b| &b.contact != contact);
+            if list.is_empty() {
+                self.bindings.remove(aor);
+            }
+        }
+    }
+
     /// The live bindings of an address-of-record (`sip:1001@example.com`).
     pub fn lookup(&self, aor: &str) -> &[Binding] {
         self.bindings.get(aor).map_or(&[], Vec::as_slice)

@@ -14,6 +14,7 @@ pub mod backup;
 pub mod calls;
 pub mod campaign_tasks;
 pub mod campaigns;
+pub mod cluster;
 pub mod customers;
 pub mod dialer;
 mod engine;

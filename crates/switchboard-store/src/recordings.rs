@@ -343,11 +343,15 @@ pub async fn list_recordings(
 pub async fn recordings_in_state(
     store: &Store,
     state: RecordingState,
+    node: Option<&str>,
 ) -> Result<Vec<Recording>, StoreError> {
     let rows: Vec<RecordingRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM recordings WHERE state = $1 ORDER BY started_at, id"
+        "SELECT {COLUMNS} FROM recordings WHERE state = $1
+           AND ($2 IS NULL OR call_id IN (SELECT id FROM calls WHERE node = $2))
+         ORDER BY started_at, id"
     ))
     .bind(state.as_str())
+    .bind(node)
     .fetch_all(store.pool())
     .await?;
     collect(rows)

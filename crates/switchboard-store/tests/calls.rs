@@ -469,7 +469,7 @@ async fn a_recording_row_exists_from_the_start_and_is_completed(store: Store) {
         Some(rec.id.as_str()),
         "the call points at its recording"
     );
-    let open = recordings::recordings_in_state(&store, RecordingState::Recording)
+    let open = recordings::recordings_in_state(&store, RecordingState::Recording, None)
         .await
         .unwrap();
     assert_eq!(open, std::slice::from_ref(&rec));
@@ -497,7 +497,7 @@ async fn a_recording_row_exists_from_the_start_and_is_completed(store: Store) {
     assert_eq!(done.paused_json, r#"[{"from_ms":1000,"to_ms":9000}]"#);
     assert_eq!((done.channels, done.sample_rate), (2, 8000));
     assert!(
-        recordings::recordings_in_state(&store, RecordingState::Recording)
+        recordings::recordings_in_state(&store, RecordingState::Recording, None)
             .await
             .unwrap()
             .is_empty()

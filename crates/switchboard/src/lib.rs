@@ -8,6 +8,7 @@ pub mod backup_schedule;
 pub mod bootstrap;
 pub mod campaign_driver;
 pub mod cli;
+pub mod cluster;
 mod commands;
 pub mod config;
 pub mod console;

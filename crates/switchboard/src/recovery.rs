@@ -39,11 +39,13 @@ pub async fn recover(config: &Config, store: &Store) {
         Ok(Err(e)) => tracing::error!(error = %e, "scanning recordings for repair failed"),
         Err(e) => tracing::error!(error = %e, "recording repair panicked"),
     }
-    complete_interrupted_rows(store, &root).await;
+    // In a cluster the other nodes' recordings in progress are theirs (and in their directory).
+    let node = (!config.cluster.node.is_empty()).then_some(config.cluster.node.as_str());
+    complete_interrupted_rows(store, &root, node).await;
 }
 
-async fn complete_interrupted_rows(store: &Store, root: &Path) {
-    let rows = match recordings::recordings_in_state(store, RecordingState::Recording).await {
+async fn complete_interrupted_rows(store: &Store, root: &Path, node: Option<&str>) {
+    let rows = match recordings::recordings_in_state(store, RecordingState::Recording, node).await {
         Ok(rows) => rows,
         Err(e) => {
             tracing::error!(error = %e, "listing interrupted recordings failed");

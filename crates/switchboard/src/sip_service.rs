@@ -57,6 +57,8 @@ pub enum SipServiceError {
     DialerCallerId(String),
     #[error("starting the WebRTC media runtime: {0}")]
     WebRtc(std::io::Error),
+    #[error("config key 'cluster.node': {0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// The running SIP side of the server.
@@ -66,6 +68,7 @@ pub struct SipService {
     tu: JoinHandle<()>,
     records: JoinHandle<()>,
     floor: switchboard_crm::live::FloorChanges,
+    cluster: Option<crate::cluster::Cluster>,
 }
 
 impl SipService {
@@ -101,7 +104,10 @@ impl SipService {
         queueing.reload(&store, now).await?;
         queueing.restore_agents(&store, now).await?;
 
-        let closed = call_store::close_open_calls(&store, None, "server-restart", now).await?;
+        // In a cluster only this node's calls are this node's to close; the others are live.
+        let node = (!config.cluster.node.is_empty()).then(|| config.cluster.node.clone());
+        let closed =
+            call_store::close_open_calls(&store, node.as_deref(), "server-restart", now).await?;
         if closed > 0 {
             tracing::warn!(
                 closed,
@@ -121,13 +127,34 @@ impl SipService {
             },
             ..Default::default()
         };
-        // The trunks carry every customer's calls: never limited.
-        driver_config.source_limit_exempt = config.trunk.inbound_from.clone();
+        // The trunks carry every customer's calls, and the proxies in front of a cluster every
+        // phone's: never limited.
+        driver_config.source_limit_exempt = config
+            .trunk
+            .inbound_from
+            .iter()
+            .chain(&config.sip.trusted_proxies)
+            .copied()
+            .collect();
         let (mut driver, events) = SipDriver::start(driver_config, counters).await?;
         let closed_flows = driver.closed_flows();
         tracing::info!(restored = count, "SIP registrar ready");
 
-        let (records_tx, records) = records::spawn(store.clone());
+        let (records_tx, records) = records::spawn(store.clone(), node.clone());
+        let (cluster, cluster_link) = match node {
+            Some(_) => {
+                let (cluster, link) = crate::cluster::Cluster::start(
+                    &config.cluster,
+                    &config.database.url,
+                    store.clone(),
+                    clock.clone(),
+                )
+                .await?;
+                tracing::info!(node = %link.node, "cluster node: sharing agents and registrations with the other nodes");
+                (Some(cluster), Some(link))
+            }
+            None => (None, None),
+        };
         let dialing = dialing(config, &store, &clock)?;
         let ports = Arc::new(Mutex::new(PortAllocator::new(
             config.rtp.port_min..=config.rtp.port_max,
@@ -199,6 +226,7 @@ impl SipService {
             closed_flows,
             floor: floor.clone(),
             dialing,
+            cluster: cluster_link,
         });
         let tu = tokio::spawn(tu.run(events));
         Ok(SipService {
@@ -206,6 +234,7 @@ impl SipService {
             tu,
             records,
             floor,
+            cluster,
         })
     }
 
@@ -241,6 +270,9 @@ impl SipService {
             tracing::warn!("SIP call control did not stop in time");
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), self.records).await;
+        if let Some(cluster) = self.cluster {
+            cluster.shutdown().await;
+        }
     }
 }
 

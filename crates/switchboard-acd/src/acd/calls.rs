@@ -136,6 +136,31 @@ impl Acd {
         agent: &AgentId,
         now: Timestamp,
     ) -> Result<(), AcdError> {
+        self.take_offer_back(id, agent)?;
+        if let Some(call) = self.calls.get_mut(id) {
+            call.declined.insert(agent.clone());
+        }
+        self.move_agent(agent, AgentStatus::Ready, ChangeReason::Rejected, now)?;
+        if let Some(a) = self.agents.get_mut(agent) {
+            a.counters.rejected += 1;
+        }
+        Ok(())
+    }
+
+    /// Another node had the agent first (several nodes share agents): the agent is ready again
+    /// here with nothing held against them, and the call moves on.
+    pub(super) fn offer_lost(
+        &mut self,
+        id: &CallId,
+        agent: &AgentId,
+        now: Timestamp,
+    ) -> Result<(), AcdError> {
+        self.take_offer_back(id, agent)?;
+        self.move_agent(agent, AgentStatus::Ready, ChangeReason::OfferWithdrawn, now)
+    }
+
+    /// Removes `agent` from the call's offer (the call waits again if no one else rings).
+    fn take_offer_back(&mut self, id: &CallId, agent: &AgentId) -> Result<(), AcdError> {
         self.require_offered_to(id, agent)?;
         self.check_transition(agent, &AgentStatus::Ready)?;
         let call = self
@@ -147,11 +172,6 @@ impl Acd {
             if agents.is_empty() {
                 call.phase = CallPhase::Waiting;
             }
-        }
-        call.declined.insert(agent.clone());
-        self.move_agent(agent, AgentStatus::Ready, ChangeReason::Rejected, now)?;
-        if let Some(a) = self.agents.get_mut(agent) {
-            a.counters.rejected += 1;
         }
         Ok(())
     }

@@ -167,6 +167,7 @@ impl Acd {
             Input::CallAbandoned { call } => self.call_abandoned(&call, now)?,
             Input::OfferAnswered { call, agent } => self.offer_answered(&call, &agent, now)?,
             Input::OfferRejected { call, agent } => self.offer_rejected(&call, &agent, now)?,
+            Input::OfferLost { call, agent } => self.offer_lost(&call, &agent, now)?,
             Input::CallEnded { call, cause } => self.call_ended(&call, cause, now)?,
             Input::CallbackAccepted { call } => self.callback_accepted(&call, now)?,
         }

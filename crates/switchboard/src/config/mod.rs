@@ -45,6 +45,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub storage: StorageConfig,
     pub backup: BackupConfig,
+    pub cluster: ClusterConfig,
     pub auth: AuthConfig,
     pub logging: LoggingConfig,
     pub acd: AcdConfig,
@@ -190,6 +191,35 @@ impl Config {
         }
         if self.sip.source_rate_burst == 0 {
             return err("sip.source_rate_burst", "must be at least 1".into());
+        }
+        if !self.cluster.node.is_empty() {
+            let name_ok = self.cluster.node.len() <= 32
+                && self
+                    .cluster
+                    .node
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !name_ok {
+                return err(
+                    "cluster.node",
+                    "use up to 32 letters, digits, '-' or '_'".into(),
+                );
+            }
+            if !self.database.url.starts_with("postgres") {
+                return err(
+                    "cluster.node",
+                    "several nodes share one PostgreSQL: set database.url to postgres://…".into(),
+                );
+            }
+            if self.cluster.heartbeat_ms < 100 {
+                return err("cluster.heartbeat_ms", "must be at least 100".into());
+            }
+            if self.cluster.node_timeout_secs * 1000 < 3 * self.cluster.heartbeat_ms {
+                return err(
+                    "cluster.node_timeout_secs",
+                    "must be at least three heartbeats (cluster.heartbeat_ms)".into(),
+                );
+            }
         }
         if self.backup.keep == 0 {
             return err("backup.keep", "must keep at least 1 backup".into());

@@ -78,6 +78,10 @@ pub struct SipConfig {
     /// addresses are exempt.
     pub source_rate_per_sec: u32,
     pub source_rate_burst: u32,
+    /// SIP proxies in front of this node (Kamailio in a cluster, see `deploy/`): every phone's
+    /// traffic comes from them, so they are exempt from the per-source limit (the proxy limits
+    /// each source itself).
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for SipConfig {
@@ -97,6 +101,7 @@ impl Default for SipConfig {
             ws_max_connections: 1024,
             source_rate_per_sec: 50,
             source_rate_burst: 100,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -505,6 +510,30 @@ impl Default for ShiftsConfig {
                 },
             ],
             days_off_per_month: 4,
+        }
+    }
+}
+
+/// Several `serve` nodes on one PostgreSQL behind a SIP proxy (see `deploy/` and `cluster`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// This node's name, unique in the cluster (letters, digits, `-`, `_`); empty: one node
+    /// alone, which owns every call and agent in the database.
+    pub node: String,
+    /// How often this node tells the others it is alive.
+    pub heartbeat_ms: u64,
+    /// Silence after which a surviving node takes this one's calls and agents over (calls
+    /// closed as `node-lost`, agents freed, waiting and cut-off callers given call-back tasks).
+    pub node_timeout_secs: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            node: String::new(),
+            heartbeat_ms: 1000,
+            node_timeout_secs: 5,
         }
     }
 }

@@ -235,3 +235,23 @@ fn dialer_settings_that_break_the_law_or_are_not_numbers_are_named() {
         "the service rules' 20 s"
     );
 }
+
+#[test]
+fn a_cluster_node_needs_postgresql_and_a_plain_name() {
+    let (key, _, message) = key_error(load("[cluster]\nnode = \"a\"\n"));
+    assert_eq!(key, "cluster.node");
+    assert!(message.contains("PostgreSQL"), "{message}");
+    let pg = "[database]\nurl = \"postgres://postgres@127.0.0.1/test\"\n";
+    let (key, _, _) = key_error(load(&format!("{pg}[cluster]\nnode = \"a b\"\n")));
+    assert_eq!(key, "cluster.node");
+    let (key, _, _) = key_error(load(&format!(
+        "{pg}[cluster]\nnode = \"a\"\nheartbeat_ms = 2000\nnode_timeout_secs = 5\n"
+    )));
+    assert_eq!(key, "cluster.node_timeout_secs");
+    let config = load(&format!("{pg}[cluster]\nnode = \"node-1\"\n")).unwrap();
+    assert_eq!(config.cluster.node, "node-1");
+    assert!(
+        load(SAMPLE).unwrap().cluster.node.is_empty(),
+        "one node by default"
+    );
+}

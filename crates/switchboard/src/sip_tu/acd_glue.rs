@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use switchboard_acd::Output;
-use switchboard_core::{AgentId, TenantId, UserId};
+use switchboard_core::{AgentId, CallId, TenantId, Timestamp, UserId};
 use switchboard_crm::live::{AgentStateAction, LiveError, LiveReply};
 use switchboard_sip::b2bua::ForkTarget;
 use switchboard_sip::message::Uri;
@@ -23,24 +23,11 @@ impl SipTu {
             any = true;
             let now = self.clock.now();
             match out {
-                Output::Offer { call, agents, .. } => {
-                    let phones: Vec<(ForkTarget, AgentId)> = agents
-                        .iter()
-                        .flat_map(|a| self.phones_of(a).into_iter().map(|t| (t, a.clone())))
-                        .collect();
-                    let phones = one_media_kind(&mut self.media, &call, phones, |(t, _)| t);
-                    let (targets, by_target): (Vec<_>, Vec<_>) = phones.into_iter().unzip();
-                    if targets.is_empty() {
-                        tracing::info!(%call, "offered agents have no registered phone");
-                        self.queueing.offers.insert(call.clone(), agents);
-                        self.queueing.offer_failed(&call, now);
-                    } else if self.b2bua.offer(&call, targets, &mut self.media, now) {
-                        self.queueing.offers.insert(call, by_target);
-                    } else {
-                        // The call left before the ACD heard of it.
-                        self.queueing.ended(&call, false, now);
-                    }
-                }
+                Output::Offer { call, agents, .. } => match &mut self.cluster {
+                    // Several nodes: rung once the agents are this node's (`settle_cluster`).
+                    Some(cluster) => cluster.hold_offer(call, agents),
+                    None => self.ring_offer(call, agents, now),
+                },
                 Output::CancelOffer { call, reason, .. } => {
                     tracing::debug!(%call, ?reason, "offer withdrawn");
                     self.queueing.offers.remove(&call);
@@ -48,9 +35,12 @@ impl SipTu {
                 }
                 Output::AgentStateChanged(change) => {
                     tracing::info!(agent = %change.agent, to = %change.to, reason = ?change.reason, "agent state");
-                    if let Some(row) = self.queueing.state_row(&change, None) {
+                    // Another node's announcement: stored by that node.
+                    let remote = self.cluster.as_ref().is_some_and(|c| c.is_remote(&change));
+                    if !remote && let Some(row) = self.queueing.state_row(&change, None) {
                         self.record(RecordUpdate::AgentState(row));
                     }
+                    self.cluster_state_changed(&change);
                 }
                 Output::WaitAlert {
                     call,
@@ -99,6 +89,26 @@ impl SipTu {
             }
         }
         any
+    }
+
+    /// Rings the registered phones of the agents the ACD offered the call to.
+    pub(super) fn ring_offer(&mut self, call: CallId, agents: Vec<AgentId>, now: Timestamp) {
+        let phones: Vec<(ForkTarget, AgentId)> = agents
+            .iter()
+            .flat_map(|a| self.phones_of(a).into_iter().map(|t| (t, a.clone())))
+            .collect();
+        let phones = one_media_kind(&mut self.media, &call, phones, |(t, _)| t);
+        let (targets, by_target): (Vec<_>, Vec<_>) = phones.into_iter().unzip();
+        if targets.is_empty() {
+            tracing::info!(%call, "offered agents have no registered phone");
+            self.queueing.offers.insert(call.clone(), agents);
+            self.queueing.offer_failed(&call, now);
+        } else if self.b2bua.offer(&call, targets, &mut self.media, now) {
+            self.queueing.offers.insert(call, by_target);
+        } else {
+            // The call left before the ACD heard of it.
+            self.queueing.ended(&call, false, now);
+        }
     }
 
     /// A key the caller pressed: 1 after a call-back offer accepts it, which ends the call
@@ -168,9 +178,14 @@ impl SipTu {
             AgentStateAction::EndWrapUp => AgentAction::EndWrapUp,
         };
         let now = self.clock.now();
-        self.queueing
-            .agent_action(&tenant, &agent, action, now)
-            .map_err(LiveError::NotApplicable)?;
+        let end_wrap_up = matches!(action, AgentAction::EndWrapUp);
+        if let Err(e) = self.queueing.agent_action(&tenant, &agent, action, now) {
+            // In wrap-up on another node's call: that node ends it.
+            if end_wrap_up && self.forward_end_wrap_up(&tenant, &agent) {
+                return Ok(LiveReply::Done);
+            }
+            return Err(LiveError::NotApplicable(e));
+        }
         self.flush().await;
         Ok(LiveReply::Done)
     }

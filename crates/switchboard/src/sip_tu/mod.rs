@@ -8,6 +8,7 @@
 
 mod acd_glue;
 mod browsers;
+pub(crate) mod cluster_glue;
 pub(crate) mod dialing;
 mod invite;
 pub(crate) mod media_plane;
@@ -93,6 +94,8 @@ pub(crate) struct SipTu {
     floor: switchboard_crm::live::FloorChanges,
     /// The outbound dialer (none without a trunk or with `dialer.enabled = false`).
     pub(super) dialing: Option<dialing::Dialing>,
+    /// This node's part in a cluster (none on a single node).
+    pub(super) cluster: Option<cluster_glue::ClusterState>,
 }
 
 /// Everything [`SipTu::new`] needs.
@@ -122,6 +125,7 @@ pub(crate) struct SipTuParts {
     /// The wallboards' change signal (the API holds the other end through its `LiveHandle`).
     pub floor: switchboard_crm::live::FloorChanges,
     pub dialing: Option<dialing::Dialing>,
+    pub cluster: Option<crate::cluster::ClusterLink>,
 }
 
 impl SipTu {
@@ -159,10 +163,17 @@ impl SipTu {
             closed_flows: p.closed_flows,
             floor: p.floor,
             dialing: p.dialing,
+            cluster: p.cluster.map(cluster_glue::ClusterState::new),
         }
     }
 
+    /// This node's name in a cluster.
+    pub(super) fn node(&self) -> Option<&str> {
+        self.cluster.as_ref().map(|c| c.link.node.as_str())
+    }
+
     pub async fn run(mut self, mut events: mpsc::Receiver<TuEvent>) {
+        self.load_claims_elsewhere().await;
         loop {
             let now = self.clock.now();
             let wake = [
@@ -186,6 +197,7 @@ impl SipTu {
                 Some(e) = self.media_events.recv() => self.on_media_event(e).await,
                 Some(peer) = next_closed(&mut self.closed_flows) => self.on_flow_closed(peer).await,
                 Some(cmd) = next_dialer_command(&mut self.dialing) => self.on_dialer_command(cmd).await,
+                Some((node, event)) = next_cluster_event(&mut self.cluster) => self.on_cluster_event(node, event).await,
                 Some((command, reply)) = next_live(&mut self.live) => {
                     let result = self.on_live(command).await;
                     let _ = reply.send(result);
@@ -397,6 +409,9 @@ impl SipTu {
                 continue;
             }
             if self.run_dialers() {
+                continue;
+            }
+            if self.settle_cluster().await {
                 continue;
             }
             let Some((call, target)) = self.transfers.pop() else {
@@ -612,6 +627,16 @@ async fn next_dialer_command(
 ) -> Option<crate::dialer_driver::DialerCommand> {
     match dialing {
         Some(d) => d.commands.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next event from the other nodes, or never on a single node.
+async fn next_cluster_event(
+    cluster: &mut Option<cluster_glue::ClusterState>,
+) -> Option<(String, crate::cluster::ClusterEvent)> {
+    match cluster {
+        Some(c) => c.link.events.recv().await,
         None => std::future::pending().await,
     }
 }

@@ -404,6 +404,17 @@ impl Queueing {
         }
     }
 
+    /// Another node had `agent` first: the call moves on (see `cluster_glue`).
+    pub fn lost(&mut self, call: &CallId, agent: &AgentId, now: Timestamp) {
+        self.input(
+            Input::OfferLost {
+                call: call.clone(),
+                agent: agent.clone(),
+            },
+            now,
+        );
+    }
+
     /// The call is over: abandoned while waiting, or ended/dropped after an agent answered.
     pub fn ended(&mut self, call: &CallId, dropped: bool, now: Timestamp) {
         self.offers.remove(call);

@@ -96,13 +96,18 @@ pub(crate) enum RecordUpdate {
 }
 
 /// Starts the writer; it ends when every sender is dropped.
-pub(crate) fn spawn(store: Store) -> (mpsc::UnboundedSender<RecordUpdate>, JoinHandle<()>) {
+/// Starts the writer; `node` is this node's name in a cluster (written on its calls, so a
+/// survivor knows which calls to close when it dies).
+pub(crate) fn spawn(
+    store: Store,
+    node: Option<String>,
+) -> (mpsc::UnboundedSender<RecordUpdate>, JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    (tx, tokio::spawn(run(store, rx)))
+    (tx, tokio::spawn(run(store, node, rx)))
 }
 
-async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<RecordUpdate>) {
-    let mut writer = Writer::new(store);
+async fn run(store: Store, node: Option<String>, mut rx: mpsc::UnboundedReceiver<RecordUpdate>) {
+    let mut writer = Writer::new(store, node);
     let mut batch = Vec::with_capacity(64);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         writer.write_batch(std::mem::take(&mut batch)).await;
@@ -185,6 +190,7 @@ impl Op {
 
 struct Writer {
     store: Store,
+    node: Option<String>,
     /// Open calls' tenants (an update names only the call; its event needs the tenant).
     tenants: HashMap<CallId, TenantId>,
     /// call → (recording row id, tenant), between RecordingStarted and RecordingFinished.
@@ -193,9 +199,10 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(store: Store) -> Writer {
+    fn new(store: Store, node: Option<String>) -> Writer {
         Writer {
             store,
+            node,
             tenants: HashMap::new(),
             recordings: HashMap::new(),
             subscriptions: HashMap::new(),
@@ -248,7 +255,7 @@ impl Writer {
     async fn transaction(&self, ops: &[Op]) -> Result<(), StoreError> {
         let mut tx = self.store.pool().begin().await?;
         for op in ops {
-            write_op(&mut tx, op).await?;
+            write_op(&mut tx, op, self.node.as_deref()).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -471,7 +478,7 @@ async fn announce_call(
     enqueue(conn, &call.tenant_id, event_type, &payload, at).await
 }
 
-async fn write_op(conn: &mut AnyConnection, op: &Op) -> Result<(), StoreError> {
+async fn write_op(conn: &mut AnyConnection, op: &Op, node: Option<&str>) -> Result<(), StoreError> {
     match op {
         Op::Insert { update, announce } => {
             let RecordUpdate::CallStarted {
@@ -503,7 +510,7 @@ async fn write_op(conn: &mut AnyConnection, op: &Op) -> Result<(), StoreError> {
                     campaign_id: None,
                     sip_call_id_a: sip_call_id,
                     started_at: *at,
-                    node: None,
+                    node,
                 },
             )
             .await?;

@@ -13,6 +13,7 @@ use switchboard_store::StoreError;
 use switchboard_store::sip::{self as sip_store, SipBinding, SipCredential};
 
 use super::SipTu;
+use crate::cluster::ClusterEvent;
 
 /// How long a looked-up credential (or its absence) is trusted before asking the store again,
 /// so a `user passwd` takes effect within this time without a restart.
@@ -107,18 +108,36 @@ impl SipTu {
                         call_id: b.call_id,
                         cseq: b.cseq,
                         expires_at: b.expires_at,
-                        node: None,
+                        node: self.node().map(str::to_owned),
                         updated_at: now,
                     };
-                    sip_store::upsert_binding(&self.store, &row).await
+                    let stored = sip_store::upsert_binding(&self.store, &row).await;
+                    if stored.is_ok() {
+                        self.announce_binding(
+                            ClusterEvent::Bound {
+                                tenant: row.tenant_id.as_str().to_owned(),
+                                aor: row.aor,
+                                contact: row.contact,
+                                source: row.source,
+                                call_id: row.call_id,
+                                cseq: row.cseq,
+                                expires_at: row.expires_at.as_millis(),
+                            },
+                            b.transport,
+                        );
+                    }
+                    stored
                 }
                 BindingChange::Removed { aor, contact, .. } => {
                     if self.registrar.lookup(&aor).is_empty() {
                         self.tenants.remove(&aor);
                     }
-                    sip_store::remove_binding(&self.store, &aor, &contact.to_string())
+                    let contact = contact.to_string();
+                    let removed = sip_store::remove_binding(&self.store, &aor, &contact)
                         .await
-                        .map(|_| ())
+                        .map(|_| ());
+                    self.announce_binding(ClusterEvent::Unbound { aor, contact }, Transport::Udp);
+                    removed
                 }
             };
             if let Err(e) = result {

@@ -81,7 +81,7 @@ fn whole_call(id: &CallId, tenant: &TenantId) -> Vec<RecordUpdate> {
 
 /// Sends `updates` at once (so the writer drains them as one batch) and waits for the writer.
 async fn write_all(store: &Store, updates: Vec<RecordUpdate>) {
-    let (tx, writer) = spawn(store.clone());
+    let (tx, writer) = spawn(store.clone(), None);
     for u in updates {
         tx.send(u).unwrap();
     }

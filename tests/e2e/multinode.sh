@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# Two Switchboard nodes on one PostgreSQL behind Kamailio (issue 12, acceptance 1).
+# Kamailio (Debian's package, deploy/kamailio/kamailio.cfg: dispatcher with OPTIONS health checks)
+# is the only SIP address the phones know. Four SIPp agents register through it (each AOR sticks
+# to one node: two land on each); SIPp callers dial queue 4000 through it (round robin).
+# - Both nodes up: calls land on both nodes and are answered by agents registered on either
+#   node; every call is recorded (both channels carry their party's tone) and its CDR written.
+# - kill -9 of node b mid-run: node a takes b over within cluster.node_timeout_secs: b's calls
+#   are closed as node-lost with call-back tasks, b's agents are freed; the next calls all go to
+#   a and every agent answers some of them (no agent stuck). Every call completed before the
+#   kill keeps its CDR and recording.
+# - node b starts again: it repairs the recordings the kill cut, and every recording row is
+#   complete or repaired with a readable WAV.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+source tests/lib/common.sh
+ensure_apt kamailio kamailio psql postgresql-client
+
+DOMAIN=e2e.switchboard.test
+PASSWORD="right-horse-7"
+source tests/e2e/lib/sip_server.sh
+call_setup 30
+# SIPp talks to Kamailio only.
+KAM_PORT=$(free_port)
+SIP_PORT=$KAM_PORT
+unset SWITCHBOARD_TRUNK__INBOUND_FROM SWITCHBOARD_SIP__UDP_LISTEN SWITCHBOARD_SIP__TCP_LISTEN \
+  SWITCHBOARD_HTTP__LISTEN SWITCHBOARD_RTP__PORT_MIN SWITCHBOARD_RTP__PORT_MAX
+
+DB="switchboard_multinode_$$"
+PSQL=(psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -qtA)
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE $DB" >/dev/null ||
+  fail "PostgreSQL at 127.0.0.1:5432 (user postgres) is needed for the multi-node test"
+drop_db() { "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true; }
+KAM_PID=
+declare -A NODE_PID SIP HTTP
+on_exit() {
+  for pid in "${NODE_PID[@]}" $KAM_PID; do kill -9 "$pid" 2>/dev/null || true; done
+  cleanup
+  drop_db
+}
+trap on_exit EXIT
+sql() { "${PSQL[@]}" -d "$DB" -c "$1"; }
+
+export SWITCHBOARD_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$DB"
+# Every phone's traffic comes from Kamailio; calls from SIPp callers need no digest.
+export SWITCHBOARD_SIP__TRUSTED_PROXIES='["127.0.0.1"]'
+export SWITCHBOARD_TRUNK__INBOUND_FROM='["127.0.0.1"]'
+export SWITCHBOARD_CLUSTER__HEARTBEAT_MS=300
+export SWITCHBOARD_CLUSTER__NODE_TIMEOUT_SECS=2
+# A caller whose node died is called back, not left with a ringing phone.
+export SWITCHBOARD_RTP__MEDIA_TIMEOUT_SECS=10
+
+for node in a b; do
+  SIP[$node]=$(free_port)
+  HTTP[$node]=$(free_port)
+  mkdir -p "$WORK/$node"
+done
+RTP_BASE=$(( ( $(free_port) % 1000 ) * 2 + 32000 ))
+
+# start_node NAME: `serve` in its own directory (var/, recordings/) with its own ports.
+start_node() {
+  local n=$1 offset=0
+  [ "$n" = b ] && offset=200
+  (
+    cd "$WORK/$n"
+    SWITCHBOARD_CLUSTER__NODE=$n \
+      SWITCHBOARD_SIP__UDP_LISTEN="127.0.0.1:${SIP[$n]}" SWITCHBOARD_SIP__TCP_LISTEN="127.0.0.1:${SIP[$n]}" \
+      SWITCHBOARD_HTTP__LISTEN="127.0.0.1:${HTTP[$n]}" \
+      SWITCHBOARD_RTP__PORT_MIN=$(( RTP_BASE + offset )) SWITCHBOARD_RTP__PORT_MAX=$(( RTP_BASE + offset + 199 )) \
+      exec "$BIN" serve >>"$WORK/serve-$n.log" 2>&1
+  ) &
+  NODE_PID[$n]=$!
+  for _ in $(seq 1 300); do
+    curl -fs "127.0.0.1:${HTTP[$n]}/healthz" >/dev/null 2>&1 && return 0
+    kill -0 "${NODE_PID[$n]}" 2>/dev/null || { cat "$WORK/serve-$n.log"; fail "node $n exited at start"; }
+    sleep 0.2
+  done
+  fail "node $n did not start"
+}
+
+# api NODE METHOD PATH [JSON] as USER (default boss): prints the body, fails on a non-2xx status.
+api() {
+  local node=$1 method=$2 path=$3 body=${4:-} user=${AS:-boss} code token
+  token=$(curl -fs -X POST "127.0.0.1:${HTTP[$node]}/api/v1/auth/login" -H 'Content-Type: application/json' \
+    -d "{\"username\":\"$user\",\"password\":\"$PASSWORD\"}" |
+    python3 -c 'import sys, json; print(json.load(sys.stdin)["token"])')
+  code=$(curl -s -o "$WORK/api.out" -w '%{http_code}' -X "$method" "127.0.0.1:${HTTP[$node]}/api/v1$path" \
+    -H "Authorization: Bearer $token" ${body:+-H 'Content-Type: application/json' -d "$body"})
+  [ "${code:0:1}" = 2 ] || { echo "$method $path on $node as $user -> $code: $(cat "$WORK/api.out")"; return 1; }
+  cat "$WORK/api.out"
+}
+user_id() { sql "SELECT id FROM users WHERE username = '$1'"; }
+
+echo "== two nodes (a, b) on one PostgreSQL database, Kamailio in front"
+# Eight agents' phones register; Kamailio's hash decides each one's node, and the first two
+# on each node are the queue's four agents.
+CANDIDATES=(a1:1001 a2:1002 a3:1003 a4:1004 a5:1005 a6:1006 a7:1007 a8:1008)
+start_node a
+(cd "$WORK/a" && for who in "${CANDIDATES[@]}"; do
+  echo "$PASSWORD" | "$BIN" user add "${who%%:*}" --role agent --extension "${who##*:}" --password-stdin >/dev/null 2>&1
+done && echo "$PASSWORD" | "$BIN" user add boss --role supervisor --password-stdin >/dev/null 2>&1) ||
+  fail "creating users failed"
+start_node b
+printf '1 sip:127.0.0.1:%s 0 0\n1 sip:127.0.0.1:%s 0 0\n' "${SIP[a]}" "${SIP[b]}" >"$WORK/dispatcher.list"
+mkdir -p "$WORK/kamailio-run"
+kamailio -DD -E -f "$ROOT/deploy/kamailio/kamailio.cfg" -Y "$WORK/kamailio-run" -m 64 -M 8 \
+  -A "LISTEN=udp:127.0.0.1:$KAM_PORT" -A "DISPATCHER_LIST=\"$WORK/dispatcher.list\"" \
+  >"$WORK/kamailio.log" 2>&1 &
+KAM_PID=$!
+sleep 2
+kill -0 "$KAM_PID" 2>/dev/null || { tail -20 "$WORK/kamailio.log"; fail "Kamailio did not start"; }
+
+echo "== agents' phones register through Kamailio"
+declare -A PORT
+for who in "${CANDIDATES[@]}"; do
+  name=${who%%:*}; ext=${who##*:}
+  PORT[$name]=$(free_port)
+  LPORT=${PORT[$name]} sipp_run "register-$name" register.xml -s "$ext" -au "$ext" -ap "$PASSWORD" -set expires 300 ||
+    fail "REGISTER $ext through Kamailio failed"
+done
+per_node=$(sql "SELECT node || ':' || COUNT(*) FROM sip_bindings GROUP BY node ORDER BY node" | tr '\n' ' ')
+echo "   registrations per node: $per_node"
+AGENTS=()
+for node in a b; do
+  for ext in $(sql "SELECT split_part(split_part(aor, '@', 1), ':', 2) FROM sip_bindings WHERE node = '$node' ORDER BY aor LIMIT 2"); do
+    AGENTS+=("a${ext: -1}:$ext")
+  done
+done
+[ "${#AGENTS[@]}" = 4 ] || fail "expected at least two phones registered on each node, got: $per_node"
+echo "   the queue's agents (name:extension): ${AGENTS[*]}"
+
+echo "== queue sales (4000) with the four agents; two get ready on node a, two on node b"
+api a POST /queues '{"id":"sales","name":"Sales","number":"4000","config":{"ring_timeout":5,"wrap_up":0}}' >/dev/null ||
+  fail "creating the queue failed"
+i=0
+for who in "${AGENTS[@]}"; do
+  name=${who%%:*}
+  node=a; [ $((i % 2)) = 1 ] && node=b
+  api a PUT "/queues/sales/members/$(user_id "$name")" '{"site":"hq"}' >/dev/null || fail "adding $name failed"
+  AS=$name api "$node" PUT /agents/me/state '{"state":"ready"}' >/dev/null || fail "$name could not get ready on $node"
+  i=$((i + 1))
+done
+ready_on() {
+  api "$1" GET /queues/live | python3 -c '
+import sys, json
+live = json.load(sys.stdin)
+q = [q for q in live["queues"] if q["queue"].endswith("/sales")]
+ready = [a for a in live["agents"] if a["status"]["status"] == "ready"]
+members = q[0]["members"] if q else 0
+print(f"{members}:{len(ready)}")'
+}
+for node in a b; do
+  for _ in $(seq 1 100); do
+    seen=$(ready_on "$node")
+    [ "$seen" = "4:4" ] && break
+    sleep 0.2
+  done
+  [ "$seen" = "4:4" ] || fail "node $node sees members:ready = $seen, expected 4:4"
+done
+echo "   both nodes see 4 members, 4 ready"
+
+start_agents() {
+  for who in "${AGENTS[@]}"; do
+    name=${who%%:*}
+    LPORT=${PORT[$name]} sipp_run "agent-$name" uas_agent_talk.xml -m 1000 -mp "$(free_media_port)" -recv_timeout 60000 &
+    AGENT_PID[$name]=$!
+  done
+  sleep 0.5
+}
+declare -A AGENT_PID
+start_agents
+
+echo "== 8 callers through Kamailio, one a second"
+sipp_run callers-1 uac_talk_until_bye.xml -s 4000 -m 8 -l 4 -r 1 -mp "$(free_media_port)" ||
+  fail "not every caller was answered by an agent and hung up on"
+spread=$(sql "SELECT node || ':' || COUNT(*) FROM calls WHERE queue = 'sales' AND answered_at IS NOT NULL GROUP BY node ORDER BY node" | tr '\n' ' ')
+echo "   answered calls per node: $spread"
+case "$spread" in "a:"*" b:"*) ;; *) fail "calls did not land on both nodes: $spread" ;; esac
+cross=$(sql "SELECT COUNT(*) FROM calls c JOIN sip_credentials s ON s.user_id = c.agent_user_id
+             JOIN sip_bindings b ON b.aor = 'sip:' || s.extension || '@$DOMAIN'
+             WHERE c.queue = 'sales' AND c.answered_at IS NOT NULL AND b.node <> c.node")
+echo "   calls answered by an agent registered on the other node: $cross"
+[ "$cross" -ge 1 ] || fail "no call was answered by an agent registered on the other node"
+
+# check_recordings WHERE: every recording of the matching calls is finished and readable, both
+# channels carry their party's tone (left 440 Hz caller, right 1000 Hz agent).
+check_recordings() {
+  local rows row id node path state
+  rows=$(sql "SELECT r.id || '|' || c.node || '|' || r.path || '|' || r.state FROM recordings r JOIN calls c ON c.id = r.call_id WHERE $1")
+  [ -n "$rows" ] || fail "no recordings for: $1"
+  while IFS='|' read -r id node path state; do
+    [ "$state" = complete ] || [ "$state" = repaired ] || fail "recording $id on $node is $state"
+    mapfile -t ch < <(python3 "$RTP_TOOLS" wav-check "$WORK/$node/recordings/$path") ||
+      fail "recording $path on node $node is not a readable stereo WAV"
+    case "${ch[0]} ${ch[1]}" in
+      *" 440 "*" 1000") ;;
+      *) fail "recording $path on node $node: left ${ch[0]}, right ${ch[1]} (rms Hz); expected 440 and 1000 Hz" ;;
+    esac
+  done <<<"$rows"
+  echo "   $(wc -l <<<"$rows") recordings finished, both channels carry their party's tone"
+}
+check_recordings "c.queue = 'sales' AND c.answered_at IS NOT NULL"
+[ "$(sql "SELECT COUNT(*) FROM calls WHERE ended_at IS NULL")" = 0 ] || fail "calls left open"
+DONE_BEFORE=$(sql "SELECT string_agg(id, ',' ORDER BY id) FROM calls WHERE ended_at IS NOT NULL")
+
+echo "== kill -9 node b with calls in progress"
+sipp_run callers-2 uac_talk_until_bye.xml -s 4000 -m 8 -l 4 -r 2 -mp "$(free_media_port)" -recv_timeout 20000 &
+CALLERS2=$!
+for _ in $(seq 1 100); do
+  live_b=$(sql "SELECT COUNT(*) FROM calls WHERE node = 'b' AND ended_at IS NULL AND answered_at IS NOT NULL")
+  [ "$live_b" -ge 1 ] && break
+  sleep 0.1
+done
+[ "$live_b" -ge 1 ] || fail "no call in progress on node b to cut"
+kill -9 "${NODE_PID[b]}"
+wait "${NODE_PID[b]}" 2>/dev/null || true
+KILLED_AT=$(date +%s)
+echo "   killed node b with $live_b answered call(s) in progress"
+for _ in $(seq 1 100); do
+  reaped=$(sql "SELECT COALESCE(reaped_by, '') FROM cluster_nodes WHERE node = 'b'")
+  [ "$reaped" = a ] && break
+  sleep 0.1
+done
+[ "$reaped" = a ] || fail "node a did not take node b over"
+echo "   node a took node b over after $(( $(date +%s) - KILLED_AT )) s"
+wait "$CALLERS2" || true
+[ "$(sql "SELECT COUNT(*) FROM calls WHERE node = 'b' AND ended_at IS NULL")" = 0 ] ||
+  fail "node b's calls were left open"
+lost=$(sql "SELECT COUNT(*) FROM calls WHERE node = 'b' AND end_cause = 'node-lost'")
+tasks=$(sql "SELECT COUNT(*) FROM callback_tasks t JOIN calls c ON c.id = t.call_id WHERE c.end_cause = 'node-lost'")
+echo "   node b's calls closed as node-lost: $lost, call-back tasks for them: $tasks"
+[ "$lost" -ge 1 ] && [ "$tasks" = "$lost" ] || fail "each call cut by the node loss needs a call-back task ($lost cut, $tasks tasks)"
+[ "$(sql "SELECT COUNT(*) FROM agent_claims WHERE node = 'b'")" = 0 ] || fail "node b still holds agents"
+DONE_AFTER=$(sql "SELECT string_agg(id, ',' ORDER BY id) FROM calls WHERE id IN (SELECT unnest(string_to_array('$DONE_BEFORE', ',')))
+                  AND ended_at IS NOT NULL AND end_cause IS DISTINCT FROM 'node-lost'")
+[ "$DONE_AFTER" = "$DONE_BEFORE" ] || fail "calls completed before the kill changed their CDRs"
+
+echo "== after the loss: 8 more callers, all answered on node a, every agent takes calls (none stuck)"
+since=$(sql "SELECT COALESCE(MAX(started_at), 0) FROM calls")
+stop_bg "${AGENT_PID[@]}"
+start_agents
+sipp_run callers-3 uac_talk_until_bye.xml -s 4000 -m 8 -l 4 -r 1 -mp "$(free_media_port)" ||
+  fail "callers after the node loss were not all answered"
+per_agent=$(sql "SELECT u.username || ':' || COUNT(*) FROM calls c JOIN users u ON u.id = c.agent_user_id
+                 WHERE c.started_at > $since AND c.answered_at IS NOT NULL GROUP BY u.username ORDER BY 1" | tr '\n' ' ')
+echo "   answered per agent: $per_agent"
+for who in "${AGENTS[@]}"; do
+  case "$per_agent" in *"${who%%:*}:"*) ;; *) fail "agent ${who%%:*} took no call after the node loss (stuck?)" ;; esac
+done
+[ "$(sql "SELECT COUNT(*) FROM calls WHERE started_at > $since AND node <> 'a'")" = 0 ] ||
+  fail "calls went to the dead node"
+stop_bg "${AGENT_PID[@]}"
+
+echo "== node b starts again: the recordings the kill cut are repaired"
+start_node b
+for _ in $(seq 1 50); do
+  open=$(sql "SELECT COUNT(*) FROM recordings WHERE state = 'recording'")
+  [ "$open" = 0 ] && break
+  sleep 0.2
+done
+[ "$open" = 0 ] || fail "$open recording rows still 'recording' after node b's restart"
+[ "$(sql "SELECT COALESCE(reaped_by, '') FROM cluster_nodes WHERE node = 'b'")" = "" ] ||
+  fail "node b is still marked taken over after its restart"
+check_recordings "c.answered_at IS NOT NULL AND c.end_cause IS DISTINCT FROM 'node-lost'"
+repaired=$(sql "SELECT COUNT(*) FROM recordings r JOIN calls c ON c.id = r.call_id WHERE c.end_cause = 'node-lost' AND r.state = 'repaired'")
+echo "   recordings of the cut calls repaired: $repaired"
+while IFS='|' read -r path; do
+  python3 "$RTP_TOOLS" wav-check "$WORK/b/recordings/$path" >/dev/null ||
+    fail "the recording $path cut by the kill is not a readable WAV after the repair"
+done < <(sql "SELECT r.path FROM recordings r JOIN calls c ON c.id = r.call_id WHERE c.end_cause = 'node-lost'")
+echo "PASS multinode"
