@@ -46,6 +46,7 @@ export SWITCHBOARD_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$DB"
 # Every phone's traffic comes from Kamailio; calls from SIPp callers need no digest.
 export SWITCHBOARD_SIP__TRUSTED_PROXIES='["127.0.0.1"]'
 export SWITCHBOARD_TRUNK__INBOUND_FROM='["127.0.0.1"]'
+export SWITCHBOARD_SIP__AUTH_MAX_FAILURES=3
 export SWITCHBOARD_CLUSTER__HEARTBEAT_MS=300
 export SWITCHBOARD_CLUSTER__NODE_TIMEOUT_SECS=2
 # A caller whose node died is called back, not left with a ringing phone.
@@ -129,6 +130,15 @@ for node in a b; do
 done
 [ "${#AGENTS[@]}" = 4 ] || fail "expected at least two phones registered on each node, got: $per_node"
 echo "   the queue's agents (name:extension): ${AGENTS[*]}"
+
+echo "== a scanner behind Kamailio (127.0.0.2) guessing passwords is locked out, the phones are not"
+# The failures count against the address Kamailio stamped in the phone's Via, not Kamailio's.
+LPORT=$(free_port) sipp_run scanner register_lockout.xml -i 127.0.0.2 -s 1001 -au 1001 -ap "not-the-password" -set expires 300 ||
+  fail "wrong passwords through Kamailio were not answered 401, 401, 403"
+LPORT=$(free_port) sipp_run scanner-locked register_locked.xml -i 127.0.0.2 -s 1001 -au 1001 -ap "$PASSWORD" -set expires 300 ||
+  fail "the scanner's address was not locked out"
+LPORT=${PORT[a1]} sipp_run "register-a1-again" register.xml -s 1001 -au 1001 -ap "$PASSWORD" -set expires 300 ||
+  fail "a phone behind the same proxy was locked out with the scanner"
 
 echo "== queue sales (4000) with the four agents; two get ready on node a, two on node b"
 api a POST /queues '{"id":"sales","name":"Sales","number":"4000","config":{"ring_timeout":5,"wrap_up":0}}' >/dev/null ||

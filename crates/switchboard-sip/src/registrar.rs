@@ -45,7 +45,7 @@ impl RegisterError {
 }
 
 /// Registrar figures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistrarConfig {
     /// Shorter requested expiries are answered 423 with Min-Expires.
     pub min_expires: u32,
@@ -55,6 +55,8 @@ pub struct RegistrarConfig {
     pub default_expires: u32,
     /// Most contacts one address-of-record may hold.
     pub max_contacts: usize,
+    /// Proxies whose Via stamps are believed for lockout (see [`crate::auth::client_address`]).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for RegistrarConfig {
@@ -64,6 +66,7 @@ impl Default for RegistrarConfig {
             max_expires: 3600,
             default_expires: 3600,
             max_contacts: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -186,9 +189,10 @@ impl Registrar {
         if req.method != Method::Register {
             return self.error(req, &RegisterError::NotRegister, &to_tag);
         }
+        let client = crate::auth::client_address(req, source.ip(), &self.config.trusted_proxies);
         let outcome = self
             .auth
-            .authenticate(req, ChallengeKind::Www, source.ip(), lookup, now);
+            .authenticate(req, ChallengeKind::Www, client, lookup, now);
         let AuthOutcome::Authenticated { username } = &outcome else {
             return Authenticator::response(req, &outcome, ChallengeKind::Www, &to_tag)
                 .unwrap_or_else(|| response_to(req, 500, Some(&to_tag)));

@@ -227,6 +227,7 @@ impl SipService {
             floor: floor.clone(),
             dialing,
             cluster: cluster_link,
+            trusted_proxies: config.sip.trusted_proxies.clone(),
         });
         let tu = tokio::spawn(tu.run(events));
         Ok(SipService {
@@ -372,6 +373,7 @@ fn registrar_config(config: &Config) -> RegistrarConfig {
         min_expires: min,
         max_expires: max,
         default_expires: 3600u32.clamp(min, max),
+        trusted_proxies: config.sip.trusted_proxies.clone(),
         ..RegistrarConfig::default()
     }
 }

@@ -17,6 +17,43 @@ pub use nonce::{NonceCheck, Nonces};
 
 use crate::message::{Request, Response, response_to};
 
+/// The address a request's failed attempts count against (lockout). Usually where it came
+/// from; through one of our `trusted_proxies` (Kamailio in front of a cluster) that is the
+/// proxy, which carries every phone, so the phone's own hop is read from the Via the proxy
+/// stamped (`received`, RFC 3261 §18.2.1, or the sent-by host). A Via that cannot be read
+/// counts against the proxy's address: a request cannot pick someone else's address this way,
+/// because only a trusted proxy's Vias are believed.
+pub fn client_address(req: &Request, source: IpAddr, trusted_proxies: &[IpAddr]) -> IpAddr {
+    if !trusted_proxies.contains(&source) {
+        return source;
+    }
+    let Ok(vias) = req.headers.vias() else {
+        return source;
+    };
+    // vias[0] is the proxy's own; each further one is the hop before.
+    let mut client = source;
+    for via in vias.iter().skip(1) {
+        let hop = via
+            .params
+            .get("received")
+            .flatten()
+            .unwrap_or(&via.host)
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>();
+        match hop {
+            Ok(ip) => {
+                client = ip;
+                if !trusted_proxies.contains(&ip) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    client
+}
+
 /// Everything wrong with credentials themselves (answered 400, not 401).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {

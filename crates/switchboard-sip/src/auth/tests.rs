@@ -285,3 +285,48 @@ fn calls_are_challenged_with_407_and_proxy_authorization_is_checked() {
         }
     );
 }
+
+fn via_request(vias: &str) -> Request {
+    let text = format!(
+        "REGISTER sip:switchboard.test SIP/2.0\r\n{vias}\
+         Max-Forwards: 69\r\nFrom: <sip:1001@switchboard.test>;tag=a\r\n\
+         To: <sip:1001@switchboard.test>\r\nCall-ID: via@x\r\nCSeq: 2 REGISTER\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    match parse_datagram(text.as_bytes()) {
+        Ok(Message::Request(r)) => r,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn lockout_counts_the_phone_behind_a_trusted_proxy_and_only_behind_one() {
+    let proxy = IpAddr::from([10, 0, 0, 5]);
+    let trusted = [proxy];
+    // Kamailio's Via on top, the phone's below it, stamped with where it really came from.
+    let through_proxy = via_request(
+        "Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK-p\r\n\
+         Via: SIP/2.0/UDP 192.168.1.7:5060;branch=z9hG4bK-ph;received=203.0.113.9;rport=40000\r\n",
+    );
+    assert_eq!(
+        client_address(&through_proxy, proxy, &trusted),
+        IpAddr::from([203, 0, 113, 9])
+    );
+    // Without `received` the sent-by host is the phone's address.
+    let plain = via_request(
+        "Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK-p\r\n\
+         Via: SIP/2.0/UDP 198.51.100.4:5060;branch=z9hG4bK-ph\r\n",
+    );
+    assert_eq!(
+        client_address(&plain, proxy, &trusted),
+        IpAddr::from([198, 51, 100, 4])
+    );
+    // A phone talking to us directly cannot blame another address with a forged Via.
+    assert_eq!(client_address(&plain, phone(), &trusted), phone());
+    // A host name in the Via cannot be checked: the proxy's address counts.
+    let named = via_request(
+        "Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK-p\r\n\
+         Via: SIP/2.0/UDP phone.example:5060;branch=z9hG4bK-ph\r\n",
+    );
+    assert_eq!(client_address(&named, proxy, &trusted), proxy);
+}

@@ -159,10 +159,12 @@ impl SipTu {
         };
         let secrets = credential.as_ref().map(super::register::stored);
         let name = credential.as_ref().map(|c| c.username.clone());
+        let client =
+            switchboard_sip::auth::client_address(req, from.addr.ip(), &self.trusted_proxies);
         let outcome = self.call_auth.authenticate(
             req,
             ChallengeKind::Proxy,
-            from.addr.ip(),
+            client,
             |user| secrets.filter(|_| name.as_deref() == Some(user)),
             now,
         );

@@ -73,6 +73,8 @@ pub(crate) struct SipTu {
     pub static_routes: HashMap<String, SocketAddr>,
     pub trunk: crate::config::TrunkConfig,
     pub trunk_target: Option<ForkTarget>,
+    /// Proxies in front of this node (`sip.trusted_proxies`): lockout counts the phone behind.
+    trusted_proxies: Vec<IpAddr>,
     /// username → (when looked up, what the store said).
     pub credentials: HashMap<String, (Timestamp, Option<SipCredential>)>,
     /// AOR → tenant, for persisting bindings.
@@ -126,6 +128,7 @@ pub(crate) struct SipTuParts {
     pub floor: switchboard_crm::live::FloorChanges,
     pub dialing: Option<dialing::Dialing>,
     pub cluster: Option<crate::cluster::ClusterLink>,
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl SipTu {
@@ -150,6 +153,7 @@ impl SipTu {
                 .filter_map(|(n, a)| Some((n.clone(), a.parse().ok()?)))
                 .collect(),
             trunk: p.trunk,
+            trusted_proxies: p.trusted_proxies,
             credentials: HashMap::new(),
             tenants: p.tenants,
             facts: HashMap::new(),
