@@ -35,7 +35,7 @@ drop_db() { "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE
 KAM_PID=
 declare -A NODE_PID SIP HTTP
 on_exit() {
-  for pid in "${NODE_PID[@]}" $KAM_PID; do kill -9 "$pid" 2>/dev/null || true; done
+  for pid in "${NODE_PID[@]}" $KAM_PID; do { kill -9 "$pid" && wait "$pid"; } 2>/dev/null || true; done
   cleanup
   drop_db
 }
@@ -223,8 +223,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [ "$live_b" -ge 1 ] || fail "no call in progress on node b to cut"
-kill -9 "${NODE_PID[b]}"
-wait "${NODE_PID[b]}" 2>/dev/null || true
+{ kill -9 "${NODE_PID[b]}" && wait "${NODE_PID[b]}"; } 2>/dev/null || true
 KILLED_AT=$(date +%s)
 echo "   killed node b with $live_b answered call(s) in progress"
 for _ in $(seq 1 100); do

@@ -312,8 +312,12 @@ impl SipTu {
         }
         let current = self.queueing.acd.agent(&id).map(|a| a.status.clone());
         let logged_out = matches!(current, None | Some(AgentStatus::LoggedOut));
-        if current.as_ref().is_some_and(|s| presence(s).is_none()) {
-            // On a call of this node: this node announces the agent's state when it is over.
+        if current.as_ref().is_some_and(|s| presence(s).is_none())
+            && status == AgentPresence::Ready
+        {
+            // Ringing, talking or wrapping up on this node's call: this node says when the
+            // agent is ready again. (Not ready or logged out still applies where the ACD
+            // allows it: stepping away while ringing or in wrap-up.)
             return;
         }
         let actions: Vec<AgentAction> = match status {
