@@ -6,6 +6,8 @@
 //! - [`g711`]: μ-law and A-law.
 //! - [`playout`]: audio the bridge plays itself (music on hold, prompts, tones).
 //! - [`dtmf`]: RFC 4733 telephone-event decoding and encoding.
+//! - [`fuzzing`]: the harnesses of the `sdp` and `rtp_rtcp` fuzz targets (`fuzz/`), shared with
+//!   the stable test that replays their corpus.
 //! - [`stats`]: per-stream receive statistics (loss, RFC 3550 jitter).
 //! - [`bridge`]: the two-leg RTP relay of one call (latching, PT mapping, hold, timeout).
 //! - [`mixer`]: a supervisor listening, whispering or barging in on a call (three-party mix).
@@ -15,6 +17,7 @@
 
 pub mod bridge;
 pub mod dtmf;
+pub mod fuzzing;
 pub mod g711;
 pub mod mixer;
 pub mod playout;

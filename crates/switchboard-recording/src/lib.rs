@@ -16,8 +16,11 @@
 //! - [`range`]: HTTP `Range` parsing and resolution for the QA player (pure functions).
 //! - [`peaks`]: min/max waveform peaks per channel for drawing.
 //! - [`retention`]: which recordings have outlived the retention period.
+//! - [`fuzzing`]: the harness of the `wav_repair` fuzz target (`fuzz/`), shared with the stable
+//!   test that replays its corpus.
 
 pub mod align;
+pub mod fuzzing;
 pub mod layout;
 pub mod peaks;
 pub mod range;

@@ -126,6 +126,13 @@ impl StreamDecoder {
     }
 
     fn keep_alive(&mut self) -> Option<StreamItem> {
+        // Tolerate stray bare LFs between messages. They go first: dropped after the ping/pong
+        // check, a CRLF behind them was seen as a pong or as the start of the next head
+        // depending on where the TCP segments happened to be cut (found by fuzzing).
+        let lf = self.buf.iter().take_while(|&&b| b == b'\n').count();
+        if lf > 0 {
+            self.buf.drain(..lf);
+        }
         if self.buf.starts_with(b"\r\n\r\n") {
             self.buf.drain(..4);
             return Some(StreamItem::Ping);
@@ -133,11 +140,6 @@ impl StreamDecoder {
         if self.buf.starts_with(b"\r\n") && self.buf.get(2).is_some_and(|&b| b != b'\r') {
             self.buf.drain(..2);
             return Some(StreamItem::Pong);
-        }
-        // Tolerate stray bare LFs between messages.
-        let lf = self.buf.iter().take_while(|&&b| b == b'\n').count();
-        if lf > 0 {
-            self.buf.drain(..lf);
         }
         None
     }
@@ -226,6 +228,28 @@ mod tests {
         assert!(matches!(items[1], StreamItem::Message(_)));
         assert_eq!(items[2], StreamItem::Pong);
         assert!(matches!(items[3], StreamItem::Message(_)));
+    }
+
+    #[test]
+    fn a_pong_behind_a_stray_lf_is_a_pong_however_the_segments_are_cut() {
+        // Found by the `sip_message` fuzz target (fuzz/regressions/sip_message): a message
+        // whose body ended one byte early left "\n\r\n" before the next head.
+        let wire = format!("{}\n\r\n{}", msg("x"), msg("y"));
+        let mut whole = StreamDecoder::new();
+        whole.feed(wire.as_bytes());
+        let want = drain(&mut whole);
+        assert_eq!(want.len(), 3, "{want:?}");
+        assert_eq!(want[1], StreamItem::Pong);
+        assert!(matches!(want[2], StreamItem::Message(_)), "{want:?}");
+        for cut in 1..wire.len() {
+            let mut d = StreamDecoder::new();
+            let mut got = Vec::new();
+            for piece in wire.as_bytes().chunks(cut) {
+                d.feed(piece);
+                got.extend(drain(&mut d));
+            }
+            assert_eq!(got, want, "segments of {cut} bytes");
+        }
     }
 
     #[test]

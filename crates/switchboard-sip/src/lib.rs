@@ -23,6 +23,7 @@ pub mod b2bua;
 pub mod dialog;
 pub mod driver;
 pub mod framing;
+pub mod fuzzing;
 pub mod inbound;
 pub mod message;
 pub mod registrar;

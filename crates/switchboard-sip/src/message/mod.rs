@@ -3,7 +3,8 @@
 //! We parse ourselves rather than wrap a crate: `rsip` has had no release since 2022 and
 //! `ezk-sip-types` ties its API to `bytes`/`bytesstr` sources and brings `anyhow`, `nom` and
 //! `lazy_static` along. The parser here is small, allocation-light, limited in size and
-//! fuzzed (see `fuzz/` and `tests/parser_robustness.rs`).
+//! fuzzed (`fuzz/` at the workspace root, harness in [`crate::fuzzing`]; and
+//! `tests/parser_robustness.rs`).
 
 mod headers;
 pub(crate) mod parse;
