@@ -101,7 +101,7 @@ impl Default for PacingConfig {
             prior_wrap_up: Duration::from_secs(30),
             prior_time_to_answer: Duration::from_secs(8),
             tick: Duration::from_secs(1),
-            abandon_cost: 150.0,
+            abandon_cost: 250.0,
             slack_comfort: 8,
         }
     }

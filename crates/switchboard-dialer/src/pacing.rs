@@ -17,16 +17,19 @@
 //! The number of agents freed by each second comes from a Poisson-binomial over the busy
 //! agents; the paths of that count are coupled through one quantile ("an agent freed stays
 //! freed": the count never goes down and has the right distribution at every second), which
-//! keeps the arrivals of agents in wrap-up as regular as they really are. Answers in a second
-//! are close to Poisson.
+//! keeps the arrivals of agents in wrap-up as regular as they really are. The answers of the
+//! calls already placed are taken as Poisson in each second; the call being weighed is
+//! followed exactly (below).
 //!
-//! **The decision.** The model gives, for any number of new calls, the expected abandons and
-//! the expected idle agent-seconds over the ring period. One more call is placed now when that
-//! is cheaper, in idle seconds + `cost` × abandons, than both not placing it and placing it one
-//! second later. The last comparison is what times calls: a call placed for an agent whose
-//! wrap-up ends in 15 s would be answered (8 s typical) while they are still busy, so it waits;
-//! a call placed while agents sit idle is placed at once. Pooling comes for free: with five
-//! agents idle an extra answer is safe, with one it is not.
+//! **The decision.** One more call is placed now when that lowers the expected idle
+//! agent-seconds + `cost` × abandons over the ring period, and lowers them more than placing it
+//! one second later would. The extra call is followed exactly — answered in second k with the
+//! measured chance, or never, and at most once — against the queue with everything else (the
+//! distribution of available agents before each second, forward, and the cost still to come
+//! from each state, backward). The "one second later" comparison is what times calls: a call
+//! for an agent whose wrap-up ends in 15 s would be answered (8 s typical) while they are still
+//! busy, so it waits; a call while agents sit idle is placed at once. Pooling comes for free:
+//! with five agents idle an extra answer is safe, with one it is not.
 //!
 //! **The budget.** `cost` (idle agent-seconds one abandon is worth) adapts to the abandonment
 //! budget's slack ([`abandon_cost`]): the slack is the integral of "3 % of live answers minus
@@ -201,19 +204,6 @@ fn poisson_pmf(mu: f64, len: usize, out: &mut Vec<f64>) {
     }
 }
 
-/// Expected abandons and idle agent-seconds over the coming ring period.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Costs {
-    abandons: f64,
-    idle: f64,
-}
-
-impl Costs {
-    fn total(&self, abandon_cost: f64) -> f64 {
-        self.idle + abandon_cost * self.abandons
-    }
-}
-
 /// The coming seconds as the queue model sees them.
 struct Outlook {
     /// Free agents minus answered calls waiting (negative: calls waiting for nobody yet).
@@ -259,90 +249,118 @@ impl Outlook {
         }
     }
 
-    /// Costs with `now` new calls placed now and `later` placed one second from now.
-    fn costs(&self, now: usize, later: usize) -> Costs {
-        let mut total = Costs {
-            abandons: 0.0,
-            idle: 0.0,
-        };
+    /// What one more call changes, placed now and placed a second from now, with `n` new
+    /// calls already placed: `(now, later)` changes of idle seconds + `cost` × abandons.
+    ///
+    /// The extra call is followed exactly — it is answered in second k with the measured
+    /// chance, or never, and at most once — against the queue with everything else: the
+    /// distribution of available agents before each second's answers (forward) and the cost
+    /// still to come from each state (backward) give its effect for every second it may be
+    /// answered in.
+    fn marginal(&self, n: usize, cost: f64) -> (f64, f64) {
+        let mut total = (0.0, 0.0);
         for (weight, freed) in &self.paths {
-            let c = self.path_costs(freed, now, later);
-            total.abandons += weight * c.abandons;
-            total.idle += weight * c.idle;
+            let (now, later) = self.path_marginal(freed, n, cost);
+            total.0 += weight * now;
+            total.1 += weight * later;
         }
         total
     }
 
-    /// The queue along one path of agents freed: `dist[i]` = P(i agents available).
-    fn path_costs(&self, freed: &[usize], now: usize, later: usize) -> Costs {
-        let most = usize::try_from(self.start.max(0)).unwrap_or(0) + freed.iter().sum::<usize>();
-        let size = most + 1;
-        let mut c = Costs {
-            abandons: 0.0,
-            idle: 0.0,
-        };
+    fn path_marginal(&self, freed: &[usize], n: usize, cost: f64) -> (f64, f64) {
+        let steps = freed.len();
+        let size =
+            usize::try_from(self.start.max(0)).unwrap_or(0) + freed.iter().sum::<usize>() + 1;
+        let mu: Vec<f64> = (0..steps)
+            .map(|k| self.ringing[k] + n as f64 * self.fresh[k])
+            .collect();
+        let pmfs: Vec<Vec<f64>> = mu
+            .iter()
+            .map(|m| {
+                let mut p = Vec::with_capacity(size);
+                poisson_pmf(*m, size, &mut p);
+                p
+            })
+            .collect();
+        // Forward: before[k][i] = P(i agents available before the answers of second k).
+        let mut before = vec![vec![0.0; size]; steps];
         let mut dist = vec![0.0; size];
-        let mut next = vec![0.0; size];
-        let mut pmf = Vec::with_capacity(size);
-        // Answered calls already waiting beyond the free agents are met only by agents freeing
-        // within their grace, i.e. in the first second.
-        let mut waiting = match usize::try_from(self.start) {
-            Ok(s) => {
-                dist[s] = 1.0;
-                0
-            }
+        match usize::try_from(self.start) {
+            Ok(s) => dist[(s + freed[0]).min(size - 1)] = 1.0,
             Err(_) => {
-                dist[0] = 1.0;
-                usize::try_from(self.start.unsigned_abs()).unwrap_or(usize::MAX)
+                // Answered calls waiting take the agents freeing in the first second.
+                let waiting = usize::try_from(self.start.unsigned_abs()).unwrap_or(usize::MAX);
+                dist[freed[0].saturating_sub(waiting)] = 1.0;
             }
-        };
-        for (k, f) in freed.iter().enumerate() {
-            if *f > 0 {
-                dist.rotate_right(*f);
-            }
-            if waiting > 0 {
-                let met = waiting.min(*f);
-                c.abandons += (waiting - met) as f64;
-                dist.rotate_left(met);
-                waiting = 0;
-            }
-            let shifted = if k == 0 { 0.0 } else { self.fresh[k - 1] };
-            let mu = self.ringing[k] + now as f64 * self.fresh[k] + later as f64 * shifted;
-            if mu > 0.0 {
-                poisson_pmf(mu, size, &mut pmf);
-                next.iter_mut().for_each(|x| *x = 0.0);
-                for (i, pi) in dist.iter().enumerate() {
-                    if *pi == 0.0 {
-                        continue;
-                    }
-                    // E[(A - i)+] = mu - i + sum_{a<i} (i - a) P(a); (i - A)+ agents are left.
-                    let mut under = 0.0;
-                    let mut below = 0.0;
-                    for (a, pa) in pmf.iter().enumerate().take(i) {
-                        under += (i - a) as f64 * pa;
-                        below += pa;
-                        next[i - a] += pi * pa;
-                    }
-                    next[0] += pi * (1.0 - below).max(0.0);
-                    c.abandons += pi * (mu - i as f64 + under).max(0.0);
-                }
-                std::mem::swap(&mut dist, &mut next);
-            }
-            c.idle += dist
-                .iter()
-                .enumerate()
-                .map(|(i, p)| i as f64 * p)
-                .sum::<f64>();
         }
-        c
+        for k in 0..steps {
+            before[k].copy_from_slice(&dist);
+            let mut next = vec![0.0; size];
+            for (i, pi) in dist.iter().enumerate() {
+                if *pi == 0.0 {
+                    continue;
+                }
+                let mut below = 0.0;
+                for (a, pa) in pmfs[k].iter().enumerate().take(i) {
+                    below += pa;
+                    next[i - a] += pi * pa;
+                }
+                next[0] += pi * (1.0 - below).max(0.0);
+            }
+            dist = vec![0.0; size];
+            let f = freed.get(k + 1).copied().unwrap_or(0);
+            for (i, p) in next.iter().enumerate() {
+                dist[(i + f).min(size - 1)] += p;
+            }
+        }
+        // Backward: after[i] = cost still to come with i agents available after second k's
+        // answers (the next seconds' frees, answers and idle time).
+        let mut after = vec![0.0; size];
+        let mut now_delta = 0.0;
+        let mut later_delta = 0.0;
+        for k in (0..steps).rev() {
+            let pmf = &pmfs[k];
+            let m = mu[k];
+            // Cost of second k onwards from i available before its answers, with `extra`
+            // answers more than the base.
+            let from = |i: usize, extra: usize| -> f64 {
+                if i < extra {
+                    // Nobody left for the extra answers or any other.
+                    return cost * (m + (extra - i) as f64) + after[0];
+                }
+                let j = i - extra;
+                // E[(A - j)+] and the states left when fewer than j answer.
+                let mut under = 0.0;
+                let mut below = 0.0;
+                let mut rest = 0.0;
+                for (a, pa) in pmf.iter().enumerate().take(j) {
+                    under += (j - a) as f64 * pa;
+                    below += pa;
+                    rest += pa * ((j - a) as f64 + after[j - a]);
+                }
+                cost * (m - j as f64 + under).max(0.0) + rest + (1.0 - below).max(0.0) * after[0]
+            };
+            let base: Vec<f64> = (0..size).map(|i| from(i, 0)).collect();
+            let effect: f64 = (0..size)
+                .map(|i| before[k][i] * (from(i, 1) - base[i]))
+                .sum();
+            now_delta += self.fresh[k] * effect;
+            if k > 0 {
+                later_delta += self.fresh[k - 1] * effect;
+            }
+            // Shift to the state before second k's frees for the step before.
+            let f = freed[k];
+            after = (0..size).map(|i| base[(i + f).min(size - 1)]).collect();
+        }
+        (now_delta, later_delta)
     }
 }
 
 /// Calls to place now, at most `limit` (the dialer's budget and calls-per-agent caps).
 ///
-/// One more call is placed while placing it now costs less (idle agent-seconds plus the
-/// adaptive cost of each expected abandon, over the ring period) than both leaving it out and
-/// placing it a second later. See the module documentation for the model.
+/// Calls are added one at a time while the next one, placed now, lowers idle seconds plus the
+/// adaptive cost of its expected abandons, and lowers them more than placing it a second later
+/// would. See the module documentation for the model.
 pub fn predictive_dials(
     view: &PacingView<'_>,
     cfg: &PacingConfig,
@@ -351,15 +369,12 @@ pub fn predictive_dials(
 ) -> usize {
     let cost = abandon_cost(cfg, view.slack);
     let outlook = Outlook::new(view, stats);
-    let mut without = outlook.costs(0, 0).total(cost);
     let mut n = 0;
     while n < limit.min(MAX_DIALS) {
-        let now = outlook.costs(n + 1, 0).total(cost);
-        let later = outlook.costs(n, 1).total(cost);
-        if now >= without || now > later {
+        let (now, later) = outlook.marginal(n, cost);
+        if now >= 0.0 || now > later {
             break;
         }
-        without = now;
         n += 1;
     }
     n
@@ -441,22 +456,26 @@ mod tests {
     }
 
     #[test]
-    fn the_queue_model_counts_abandons_and_idle_time_like_the_formula() {
-        // Two agents free, no busy ones, answers all in the first second: the overflow of a
-        // Poisson number of answers over two agents, and the agents left idle after it.
+    fn one_more_call_is_weighed_by_the_idle_time_it_saves_and_the_abandons_it_risks() {
+        // One agent free for three seconds, nobody else; a call is answered in the second
+        // second a quarter of the time.
         let outlook = Outlook {
-            start: 2,
-            paths: vec![(1.0, vec![0, 0])],
-            ringing: vec![1.5, 0.0],
-            fresh: vec![0.0, 0.0],
+            start: 1,
+            paths: vec![(1.0, vec![0, 0, 0])],
+            ringing: vec![0.0; 3],
+            fresh: vec![0.0, 0.25, 0.0],
         };
-        let c = outlook.costs(0, 0);
-        assert!((c.abandons - expected_overflow(1.5, 2)).abs() < 1e-12);
-        let p0 = (-1.5f64).exp();
-        let p1 = 1.5 * p0;
-        // Two idle with no answer, one with one answer, over each of the two seconds.
-        let idle = 2.0 * (2.0 * p0 + p1);
-        assert!((c.idle - idle).abs() < 1e-12, "{} vs {idle}", c.idle);
+        let cost = 100.0;
+        // Placed now it saves two idle seconds when answered; a second later, one.
+        let (now, later) = outlook.marginal(0, cost);
+        assert!((now + 0.5).abs() < 1e-12, "{now}");
+        assert!((later + 0.25).abs() < 1e-12, "{later}");
+        // With one such call already placed (Poisson mean 0.25 in that second), a second one
+        // is abandoned when the first is answered too, and saves idle time only when not.
+        let (now, _) = outlook.marginal(1, cost);
+        let p0 = (-0.25f64).exp();
+        let expected = 0.25 * (cost * (1.0 - p0) - 2.0 * p0);
+        assert!((now - expected).abs() < 1e-12, "{now} vs {expected}");
     }
 
     #[test]
