@@ -133,21 +133,6 @@ pub fn abandon_cost(cfg: &PacingConfig, slack: i64) -> f64 {
     cfg.abandon_cost * factor.clamp(MIN_COST_FACTOR, MAX_COST_FACTOR)
 }
 
-/// `E[(X − agents)⁺]` for `X` Poisson with mean `mu`: expected answers finding no agent.
-pub fn expected_overflow(mu: f64, agents: usize) -> f64 {
-    if mu <= 0.0 {
-        return 0.0;
-    }
-    // E[(X-a)+] = mu - a + sum_{x<a} (a-x) P(X=x)
-    let mut px = (-mu).exp();
-    let mut under = 0.0;
-    for x in 0..agents {
-        under += (agents - x) as f64 * px;
-        px *= mu / (x + 1) as f64;
-    }
-    (mu - agents as f64 + under).max(0.0)
-}
-
 /// The distribution of how many of `chances` (independent) happen: Poisson-binomial.
 fn count_distribution(chances: impl Iterator<Item = f64>) -> Vec<f64> {
     let mut dist = vec![1.0];
@@ -444,15 +429,6 @@ mod tests {
         let two = dials(&view(2, &[], &[]), &s) as f64;
         let eight = dials(&view(8, &[], &[]), &s) as f64;
         assert!(eight / 8.0 > two / 2.0, "{eight} for 8 vs {two} for 2");
-    }
-
-    #[test]
-    fn expected_overflow_matches_the_poisson_formula() {
-        // One agent, mean 1: E[(X-1)+] = 1 - 1 + P(X=0) = e^-1.
-        assert!((expected_overflow(1.0, 1) - (-1.0f64).exp()).abs() < 1e-12);
-        assert_eq!(expected_overflow(0.0, 3), 0.0);
-        assert!((expected_overflow(0.5, 0) - 0.5).abs() < 1e-12);
-        assert!(expected_overflow(3.0, 2) > expected_overflow(3.0, 4));
     }
 
     #[test]
