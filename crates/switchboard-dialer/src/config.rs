@@ -73,8 +73,6 @@ impl Default for AbandonPolicy {
 pub struct PacingConfig {
     /// Never more calls in flight than this many per logged-in agent.
     pub max_calls_per_agent: f64,
-    /// Abandonment rate the adaptive controller aims for, below the legal limit.
-    pub target_abandon_rate: f64,
     /// Answer rate assumed before enough calls have been measured.
     pub prior_answer_rate: f64,
     /// Talk time assumed before measurement.
@@ -85,34 +83,26 @@ pub struct PacingConfig {
     pub prior_time_to_answer: Duration,
     /// How often predictive pacing re-evaluates while nothing else happens.
     pub tick: Duration,
-    /// How strongly the aggressiveness reacts to the gap between the recent and the target
-    /// abandonment rate (0 = fixed one-for-one planning).
-    pub gain: f64,
-    /// Below this many abandons of remaining budget the dialer eases off before the hard cap.
+    /// What one abandoned call costs, in idle agent-seconds, when the budget's slack is at the
+    /// comfort level: predictive pacing places a call when the idle time it saves is worth its
+    /// abandonment risk at this price. Dearer below the comfort level, cheaper above it.
+    pub abandon_cost: f64,
+    /// The budget slack (abandons still allowed) that pacing steers towards: about the
+    /// speculative calls it wants in flight, so that the provable cap seldom binds.
     pub slack_comfort: i64,
-    /// How far ahead busy agents count, as a share of the time a call may take to be
-    /// answered (0 = only agents free within the grace time). Each busy agent counts with the
-    /// chance the measured talk and wrap-up times give of being free by then.
-    pub horizon_factor: f64,
-    /// Expected answers finding no agent that one dialling decision may risk, before the
-    /// adaptive multiplier.
-    pub overflow_allowance: f64,
 }
 
 impl Default for PacingConfig {
     fn default() -> Self {
         PacingConfig {
             max_calls_per_agent: 5.0,
-            target_abandon_rate: 0.018,
             prior_answer_rate: 0.3,
             prior_talk: Duration::from_secs(150),
             prior_wrap_up: Duration::from_secs(30),
             prior_time_to_answer: Duration::from_secs(8),
             tick: Duration::from_secs(1),
-            gain: 0.5,
+            abandon_cost: 250.0,
             slack_comfort: 8,
-            horizon_factor: 0.5,
-            overflow_allowance: 0.06,
         }
     }
 }
@@ -146,7 +136,7 @@ pub enum ConfigError {
     BadMaxCallsPerAgent(f64),
     #[error("pacing tick must be positive")]
     ZeroTick,
-    #[error("pacing {0} must be a finite number at least 0 (slack comfort at least 1)")]
+    #[error("pacing {0} must be a finite number above 0 (slack comfort at least 1)")]
     BadPacing(&'static str),
     #[error("day offset {0} minutes is not a time zone offset")]
     BadDayOffset(i32),
@@ -183,10 +173,8 @@ impl DialerConfig {
         ]
         .into_iter()
         .flatten()
-        .chain([
-            self.pacing.target_abandon_rate,
-            self.pacing.prior_answer_rate,
-        ]) {
+        .chain([self.pacing.prior_answer_rate])
+        {
             if !(rate > 0.0 && rate <= 1.0) {
                 return Err(ConfigError::BadRate(rate));
             }
@@ -202,14 +190,8 @@ impl DialerConfig {
         if self.pacing.tick.is_zero() {
             return Err(ConfigError::ZeroTick);
         }
-        if !(self.pacing.gain.is_finite() && self.pacing.gain >= 0.0) {
-            return Err(ConfigError::BadPacing("gain"));
-        }
-        if !(self.pacing.horizon_factor.is_finite() && self.pacing.horizon_factor >= 0.0) {
-            return Err(ConfigError::BadPacing("horizon factor"));
-        }
-        if !(self.pacing.overflow_allowance.is_finite() && self.pacing.overflow_allowance > 0.0) {
-            return Err(ConfigError::BadPacing("overflow allowance"));
+        if !(self.pacing.abandon_cost.is_finite() && self.pacing.abandon_cost > 0.0) {
+            return Err(ConfigError::BadPacing("abandon cost"));
         }
         if self.pacing.slack_comfort < 1 {
             return Err(ConfigError::BadPacing("slack comfort"));

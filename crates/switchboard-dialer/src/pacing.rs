@@ -1,20 +1,44 @@
 //! Predictive pacing: how many extra calls to place now.
 //!
-//! An answered call must meet a free agent within the grace time (2 s), so timing matters as
-//! much as numbers: an answer that comes while every agent is still in wrap-up is abandoned.
-//! For every moment τ in the coming ring period (1 s steps) we look at the answers expected by
-//! τ — from calls already ringing (using the measured spread of ring times) plus `n` new ones —
-//! and the agents expected free by τ + grace (free now, or wrap-up ending by then). Answers by
-//! τ are close to Poisson-distributed; the *expected overflow* `E[(answers − agents)⁺]` is the
-//! number of calls that would find nobody. The dialer places the largest `n` that keeps the
-//! expected overflow under an allowance at every τ. Unlike a fixed dial ratio this pools
-//! agents: with one agent about to free up it dials carefully, with five it dials boldly, for
-//! the same abandonment risk. Agents freeing later than the ring period are ignored: a call
-//! placed now is over before they are back.
+//! **The model.** An answered call must meet a free agent within the grace time (2 s), so
+//! timing matters as much as numbers. For the coming ring period, second by second, a small
+//! queue model follows the agents *available* for an answer (free, or freeing within the
+//! grace after it):
+//! - agents become available: each busy agent with the chance the measured wrap-up (and, for
+//!   one still talking, talk + wrap-up) times give of being free by then, *conditional on the
+//!   time already spent* — a wrap-up of 20-40 s that has run 35 s ends within 5 s for sure;
+//!   one that has run 5 s will not end within the next 15 s at all;
+//! - answers arrive: each call still ringing with the chance the measured ring-time shapes
+//!   give of an answer in that second given how long it has rung (a call ringing for 15 s is
+//!   most likely a no-answer), plus the calls placed now;
+//! - each answer takes an available agent; one that finds none is abandoned; agents nobody
+//!   takes idle.
 //!
-//! The allowance adapts ([`aggressiveness`]): it grows while the recent abandonment rate is
-//! under the target and shrinks as it nears the limit or as the remaining budget (slack) runs
-//! low. The provable cap is applied afterwards by the dialer (speculative calls ≤ budget
+//! The number of agents freed by each second comes from a Poisson-binomial over the busy
+//! agents; the paths of that count are coupled through one quantile ("an agent freed stays
+//! freed": the count never goes down and has the right distribution at every second), which
+//! keeps the arrivals of agents in wrap-up as regular as they really are. The answers of the
+//! calls already placed are taken as Poisson in each second; the call being weighed is
+//! followed exactly (below).
+//!
+//! **The decision.** One more call is placed now when that lowers the expected idle
+//! agent-seconds + `cost` × abandons over the ring period, and lowers them more than placing it
+//! one second later would. The extra call is followed exactly — answered in second k with the
+//! measured chance, or never, and at most once — against the queue with everything else (the
+//! distribution of available agents before each second, forward, and the cost still to come
+//! from each state, backward). The "one second later" comparison is what times calls: a call
+//! for an agent whose wrap-up ends in 15 s would be answered (8 s typical) while they are still
+//! busy, so it waits; a call while agents sit idle is placed at once. Pooling comes for free:
+//! with five agents idle an extra answer is safe, with one it is not.
+//!
+//! **The budget.** `cost` (idle agent-seconds one abandon is worth) adapts to the abandonment
+//! budget's slack ([`abandon_cost`]): the slack is the integral of "3 % of live answers minus
+//! abandons" over today and the last 30 days, so scaling the cost up as the slack falls under
+//! a comfort level and down above it is a feedback controller on the measured rate — it holds
+//! the slack around the comfort level, i.e. the day's rate a little under 3 %, and keeps enough
+//! of it for the speculative calls the dialer wants in flight. Early in the day (slack small)
+//! it dials carefully and builds slack; with the slack gone the dialer falls back to
+//! progressive. The provable cap is applied afterwards by the dialer (speculative calls ≤
 //! slack), so nothing here can break the law — this only decides how close to it we run.
 
 use std::time::Duration;
@@ -85,73 +109,28 @@ pub struct PacingView<'a> {
     pub grace: Duration,
 }
 
-/// Aggressiveness bounds around the configured allowance.
-const MIN_AGGRESSIVENESS: f64 = 0.1;
-const MAX_AGGRESSIVENESS: f64 = 3.0;
+/// The cost multiplier never goes beyond these (a bound for sanity, not a policy).
+const MIN_COST_FACTOR: f64 = 0.25;
+const MAX_COST_FACTOR: f64 = 64.0;
 /// Busy agents less likely than this to be free in time are left out of the sums.
 const NEGLIGIBLE: f64 = 1e-4;
+/// Quantile slices of the agents-freed paths.
+const SLICES: usize = 16;
 /// Never more new calls in one decision than this (a bound for the search, not a policy).
 const MAX_DIALS: usize = 4096;
 
-/// How hard to push (a multiplier of the overflow allowance), from the recent abandonment rate
-/// and the remaining budget.
-pub fn aggressiveness(cfg: &PacingConfig, stats: &PacingStats, slack: i64) -> f64 {
-    let target = cfg.target_abandon_rate;
-    let rate = stats.recent_abandon_rate();
-    // Proportional control around the target rate: under it we push harder, above it we hold
-    // back.
-    let mut k = 1.0 + cfg.gain * (target - rate) / target;
-    // A thin budget slows the dialer down before the hard cap has to stop it.
-    if slack < cfg.slack_comfort {
-        let share = (slack.max(0) as f64) / (cfg.slack_comfort as f64);
-        k = k.min(1.0) * (0.5 + 0.5 * share);
-    }
-    k.clamp(MIN_AGGRESSIVENESS, MAX_AGGRESSIVENESS)
-}
-
-/// `E[(X − agents)⁺]` for `X` Poisson with mean `mu`: expected answers finding no agent.
-pub fn expected_overflow(mu: f64, agents: usize) -> f64 {
-    if mu <= 0.0 {
-        return 0.0;
-    }
-    // E[(X-a)+] = mu - a + sum_{x<a} (a-x) P(X=x)
-    let mut px = (-mu).exp();
-    let mut under = 0.0;
-    for x in 0..agents {
-        under += (agents - x) as f64 * px;
-        px *= mu / (x + 1) as f64;
-    }
-    (mu - agents as f64 + under).max(0.0)
-}
-
-/// `E[(X − F)⁺]` for `X` Poisson(`mu`) and an independent agent count `F = offset + J`, where
-/// `J` has the distribution `pj` (`pj[j]` = P(J = j)).
-fn expected_overflow_mixed(mu: f64, offset: i64, pj: &[f64]) -> f64 {
-    if mu <= 0.0 {
-        return 0.0;
-    }
-    // eo(f) = E[(X-f)+] = mu - f for f <= 0; eo(f) = eo(f-1) - P(X >= f) above.
-    let mut total = 0.0;
-    let mut eo = mu; // eo(0)
-    let mut f: i64 = 0;
-    let mut px = (-mu).exp(); // P(X = f)
-    let mut cdf = px; // P(X <= f)
-    for (j, p) in pj.iter().enumerate() {
-        let target = offset + j as i64;
-        if target <= 0 {
-            total += p * (mu - target as f64);
-            continue;
-        }
-        while f < target {
-            // eo(f+1) = eo(f) - P(X >= f+1) = eo(f) - (1 - P(X <= f))
-            eo -= 1.0 - cdf;
-            f += 1;
-            px *= mu / f as f64;
-            cdf += px;
-        }
-        total += p * eo.max(0.0);
-    }
-    total
+/// What one abandon costs, in idle agent-seconds, given the budget's slack: the configured
+/// cost at the comfort level, dearer as the slack runs low (the square of the shortfall, so
+/// that the last few abandons are guarded hard), cheaper above it.
+pub fn abandon_cost(cfg: &PacingConfig, slack: i64) -> f64 {
+    let comfort = cfg.slack_comfort.max(1) as f64;
+    let s = (slack as f64).max(0.5);
+    let factor = if s < comfort {
+        (comfort / s).powi(2)
+    } else {
+        comfort / s
+    };
+    cfg.abandon_cost * factor.clamp(MIN_COST_FACTOR, MAX_COST_FACTOR)
 }
 
 /// The distribution of how many of `chances` (independent) happen: Poisson-binomial.
@@ -167,80 +146,223 @@ fn count_distribution(chances: impl Iterator<Item = f64>) -> Vec<f64> {
     dist
 }
 
-/// One moment τ of the look-ahead.
-struct Moment {
-    /// Answers expected by τ from calls already ringing.
-    expected: f64,
-    /// Chance a call placed now is answered by τ.
-    per_call: f64,
-    /// Free agents minus answered calls waiting (may be negative).
-    offset: i64,
-    /// Distribution of busy agents free by τ + grace.
-    freeing: Vec<f64>,
-}
-
-/// Calls to place now (before the budget cap and the calls-per-agent cap).
-///
-/// For every second τ of the ring period: answers by τ (Poisson, from the calls ringing and `n`
-/// new ones) against agents free by τ + grace (the free ones plus each busy agent with the
-/// chance the measured talk and wrap-up times give, conditional on how long they have been
-/// busy). The expected number of answers finding nobody must stay within the allowance at
-/// every τ; the largest such `n` is dialled.
-pub fn predictive_dials(view: &PacingView<'_>, cfg: &PacingConfig, stats: &PacingStats) -> usize {
-    let allowance = cfg.overflow_allowance * aggressiveness(cfg, stats, view.slack);
-    let steps = view.look_ahead.as_secs().max(1);
-    let offset = i64::try_from(view.free_agents).unwrap_or(i64::MAX)
-        - i64::try_from(view.waiting_answered).unwrap_or(i64::MAX);
-    let moments: Vec<Moment> = (1..=steps)
-        .map(|s| {
-            let tau = Duration::from_secs(s);
-            let by = view.now + tau.mul_f64(cfg.horizon_factor) + view.grace;
-            let freeing = count_distribution(
-                view.busy
-                    .iter()
-                    .map(|b| b.free_by(view.now, by, stats))
-                    .filter(|p| *p > NEGLIGIBLE),
-            );
-            Moment {
-                expected: view
-                    .ringing_ages
-                    .iter()
-                    .map(|age| stats.answered_within(*age, tau))
-                    .sum(),
-                per_call: stats.answered_within(Duration::ZERO, tau),
-                offset,
-                freeing,
+/// Paths of the number of busy agents freed by each second, from its distribution at each
+/// second (`cumulative[k]`), coupled through one quantile: every path is non-decreasing and
+/// the paths together have the right distribution at every second. Identical paths are merged;
+/// each comes with its weight and the number newly freed in each second.
+fn freed_paths(cumulative: &[Vec<f64>]) -> Vec<(f64, Vec<usize>)> {
+    let mut paths: Vec<(f64, Vec<usize>)> = Vec::new();
+    let weight = 1.0 / SLICES as f64;
+    for q in 0..SLICES {
+        let u = (q as f64 + 0.5) * weight;
+        let mut freed = Vec::with_capacity(cumulative.len());
+        let mut last = 0;
+        for pmf in cumulative {
+            // The u-quantile of the count freed by this second.
+            let mut acc = 0.0;
+            let mut j = 0;
+            while j + 1 < pmf.len() {
+                acc += pmf[j];
+                if acc >= u {
+                    break;
+                }
+                j += 1;
             }
-        })
-        .collect();
-    let fits = |n: usize| {
-        moments.iter().all(|m| {
-            let mu = m.expected + n as f64 * m.per_call;
-            expected_overflow_mixed(mu, m.offset, &m.freeing) <= allowance
-        })
-    };
-    if !fits(0) {
-        return 0;
-    }
-    // The largest n that fits: overflow grows with n, so double, then bisect.
-    let mut lo = 0;
-    let mut hi = 1;
-    while hi < MAX_DIALS && fits(hi) {
-        lo = hi;
-        hi *= 2;
-    }
-    if hi >= MAX_DIALS && fits(MAX_DIALS) {
-        return MAX_DIALS;
-    }
-    while hi - lo > 1 {
-        let mid = (lo + hi) / 2;
-        if fits(mid) {
-            lo = mid;
-        } else {
-            hi = mid;
+            freed.push(j.max(last) - last);
+            last = j.max(last);
+        }
+        match paths.iter_mut().find(|(_, f)| *f == freed) {
+            Some(p) => p.0 += weight,
+            None => paths.push((weight, freed)),
         }
     }
-    lo
+    paths
+}
+
+/// Poisson probabilities `P(X = 0..len)` for mean `mu`.
+fn poisson_pmf(mu: f64, len: usize, out: &mut Vec<f64>) {
+    out.clear();
+    let mut p = (-mu).exp();
+    for a in 0..len {
+        out.push(p);
+        p *= mu / (a + 1) as f64;
+    }
+}
+
+/// The coming seconds as the queue model sees them.
+struct Outlook {
+    /// Free agents minus answered calls waiting (negative: calls waiting for nobody yet).
+    start: i64,
+    /// Weighted paths of busy agents becoming available, per second.
+    paths: Vec<(f64, Vec<usize>)>,
+    /// Per second: answers expected from calls already ringing.
+    ringing: Vec<f64>,
+    /// Per second: chance a call placed now is answered in that second.
+    fresh: Vec<f64>,
+}
+
+impl Outlook {
+    fn new(view: &PacingView<'_>, stats: &PacingStats) -> Self {
+        let steps = usize::try_from(view.look_ahead.as_secs())
+            .unwrap_or(0)
+            .max(1);
+        // An answer in second k finds an agent if one is free by the end of it plus the grace.
+        let cumulative: Vec<Vec<f64>> = (0..steps)
+            .map(|k| {
+                let by = view.now + Duration::from_secs(k as u64 + 1) + view.grace;
+                count_distribution(
+                    view.busy
+                        .iter()
+                        .map(|b| b.free_by(view.now, by, stats))
+                        .filter(|p| *p > NEGLIGIBLE),
+                )
+            })
+            .collect();
+        let shape = stats.answer_shape();
+        let mut ringing = vec![0.0; steps];
+        for age in view.ringing_ages {
+            for (r, p) in ringing.iter_mut().zip(shape.per_second(*age, steps)) {
+                *r += p;
+            }
+        }
+        Outlook {
+            start: i64::try_from(view.free_agents).unwrap_or(i64::MAX)
+                - i64::try_from(view.waiting_answered).unwrap_or(i64::MAX),
+            paths: freed_paths(&cumulative),
+            ringing,
+            fresh: shape.per_second(Duration::ZERO, steps),
+        }
+    }
+
+    /// What one more call changes, placed now and placed a second from now, with `n` new
+    /// calls already placed: `(now, later)` changes of idle seconds + `cost` × abandons.
+    ///
+    /// The extra call is followed exactly — it is answered in second k with the measured
+    /// chance, or never, and at most once — against the queue with everything else: the
+    /// distribution of available agents before each second's answers (forward) and the cost
+    /// still to come from each state (backward) give its effect for every second it may be
+    /// answered in.
+    fn marginal(&self, n: usize, cost: f64) -> (f64, f64) {
+        let mut total = (0.0, 0.0);
+        for (weight, freed) in &self.paths {
+            let (now, later) = self.path_marginal(freed, n, cost);
+            total.0 += weight * now;
+            total.1 += weight * later;
+        }
+        total
+    }
+
+    fn path_marginal(&self, freed: &[usize], n: usize, cost: f64) -> (f64, f64) {
+        let steps = freed.len();
+        let size =
+            usize::try_from(self.start.max(0)).unwrap_or(0) + freed.iter().sum::<usize>() + 1;
+        let mu: Vec<f64> = (0..steps)
+            .map(|k| self.ringing[k] + n as f64 * self.fresh[k])
+            .collect();
+        let pmfs: Vec<Vec<f64>> = mu
+            .iter()
+            .map(|m| {
+                let mut p = Vec::with_capacity(size);
+                poisson_pmf(*m, size, &mut p);
+                p
+            })
+            .collect();
+        // Forward: before[k][i] = P(i agents available before the answers of second k).
+        let mut before = vec![vec![0.0; size]; steps];
+        let mut dist = vec![0.0; size];
+        match usize::try_from(self.start) {
+            Ok(s) => dist[(s + freed[0]).min(size - 1)] = 1.0,
+            Err(_) => {
+                // Answered calls waiting take the agents freeing in the first second.
+                let waiting = usize::try_from(self.start.unsigned_abs()).unwrap_or(usize::MAX);
+                dist[freed[0].saturating_sub(waiting)] = 1.0;
+            }
+        }
+        for k in 0..steps {
+            before[k].copy_from_slice(&dist);
+            let mut next = vec![0.0; size];
+            for (i, pi) in dist.iter().enumerate() {
+                if *pi == 0.0 {
+                    continue;
+                }
+                let mut below = 0.0;
+                for (a, pa) in pmfs[k].iter().enumerate().take(i) {
+                    below += pa;
+                    next[i - a] += pi * pa;
+                }
+                next[0] += pi * (1.0 - below).max(0.0);
+            }
+            dist = vec![0.0; size];
+            let f = freed.get(k + 1).copied().unwrap_or(0);
+            for (i, p) in next.iter().enumerate() {
+                dist[(i + f).min(size - 1)] += p;
+            }
+        }
+        // Backward: after[i] = cost still to come with i agents available after second k's
+        // answers (the next seconds' frees, answers and idle time).
+        let mut after = vec![0.0; size];
+        let mut now_delta = 0.0;
+        let mut later_delta = 0.0;
+        for k in (0..steps).rev() {
+            let pmf = &pmfs[k];
+            let m = mu[k];
+            // Cost of second k onwards from i available before its answers, with `extra`
+            // answers more than the base.
+            let from = |i: usize, extra: usize| -> f64 {
+                if i < extra {
+                    // Nobody left for the extra answers or any other.
+                    return cost * (m + (extra - i) as f64) + after[0];
+                }
+                let j = i - extra;
+                // E[(A - j)+] and the states left when fewer than j answer.
+                let mut under = 0.0;
+                let mut below = 0.0;
+                let mut rest = 0.0;
+                for (a, pa) in pmf.iter().enumerate().take(j) {
+                    under += (j - a) as f64 * pa;
+                    below += pa;
+                    rest += pa * ((j - a) as f64 + after[j - a]);
+                }
+                cost * (m - j as f64 + under).max(0.0) + rest + (1.0 - below).max(0.0) * after[0]
+            };
+            let base: Vec<f64> = (0..size).map(|i| from(i, 0)).collect();
+            let effect: f64 = (0..size)
+                .map(|i| before[k][i] * (from(i, 1) - base[i]))
+                .sum();
+            now_delta += self.fresh[k] * effect;
+            if k > 0 {
+                later_delta += self.fresh[k - 1] * effect;
+            }
+            // Shift to the state before second k's frees for the step before.
+            let f = freed[k];
+            after = (0..size).map(|i| base[(i + f).min(size - 1)]).collect();
+        }
+        (now_delta, later_delta)
+    }
+}
+
+/// Calls to place now, at most `limit` (the dialer's budget and calls-per-agent caps).
+///
+/// Calls are added one at a time while the next one, placed now, lowers idle seconds plus the
+/// adaptive cost of its expected abandons, and lowers them more than placing it a second later
+/// would. See the module documentation for the model.
+pub fn predictive_dials(
+    view: &PacingView<'_>,
+    cfg: &PacingConfig,
+    stats: &PacingStats,
+    limit: usize,
+) -> usize {
+    let cost = abandon_cost(cfg, view.slack);
+    let outlook = Outlook::new(view, stats);
+    let mut n = 0;
+    while n < limit.min(MAX_DIALS) {
+        let (now, later) = outlook.marginal(n, cost);
+        if now >= 0.0 || now > later {
+            break;
+        }
+        n += 1;
+    }
+    n
 }
 
 #[cfg(test)]
@@ -256,8 +378,9 @@ mod tests {
                 s.record_attempt(false, Duration::from_secs(20));
             }
         }
-        for _ in 0..300 {
-            s.record_live_outcome(false);
+        // Wrap-ups of 20..=39 s, evenly.
+        for i in 0..100u64 {
+            s.record_wrap_up(Duration::from_secs(20 + i % 20));
         }
         s
     }
@@ -269,17 +392,27 @@ mod tests {
             waiting_answered: 0,
             ringing_ages: ringing,
             busy,
-            slack: 100,
+            slack: 8,
             look_ahead: Duration::from_secs(20),
             grace: Duration::from_secs(2),
+        }
+    }
+
+    fn dials(view: &PacingView<'_>, s: &PacingStats) -> usize {
+        predictive_dials(view, &PacingConfig::default(), s, 1000)
+    }
+
+    fn wrapping(elapsed: u64) -> Busy {
+        Busy::Wrapping {
+            elapsed: Duration::from_secs(elapsed),
+            expected_free_at: Timestamp::from_secs(1000 + 30 - elapsed.min(30) as i64),
         }
     }
 
     #[test]
     fn dials_ahead_of_free_agents_but_within_reason() {
         let s = stats_with(4);
-        let cfg = PacingConfig::default();
-        let five = predictive_dials(&view(5, &[], &[]), &cfg, &s);
+        let five = dials(&view(5, &[], &[]), &s);
         assert!(
             five > 5,
             "more calls than agents at a 25 % answer rate, got {five}"
@@ -293,73 +426,117 @@ mod tests {
     #[test]
     fn a_bigger_pool_of_free_agents_is_dialled_more_boldly_per_agent() {
         let s = stats_with(4);
-        let cfg = PacingConfig::default();
-        let two = predictive_dials(&view(2, &[], &[]), &cfg, &s) as f64;
-        let eight = predictive_dials(&view(8, &[], &[]), &cfg, &s) as f64;
+        let two = dials(&view(2, &[], &[]), &s) as f64;
+        let eight = dials(&view(8, &[], &[]), &s) as f64;
         assert!(eight / 8.0 > two / 2.0, "{eight} for 8 vs {two} for 2");
     }
 
     #[test]
-    fn expected_overflow_matches_the_poisson_formula() {
-        // One agent, mean 1: E[(X-1)+] = 1 - 1 + P(X=0) = e^-1.
-        assert!((expected_overflow(1.0, 1) - (-1.0f64).exp()).abs() < 1e-12);
-        assert_eq!(expected_overflow(0.0, 3), 0.0);
-        assert!((expected_overflow(0.5, 0) - 0.5).abs() < 1e-12);
-        assert!(expected_overflow(3.0, 2) > expected_overflow(3.0, 4));
+    fn one_more_call_is_weighed_by_the_idle_time_it_saves_and_the_abandons_it_risks() {
+        // One agent free for three seconds, nobody else; a call is answered in the second
+        // second a quarter of the time.
+        let outlook = Outlook {
+            start: 1,
+            paths: vec![(1.0, vec![0, 0, 0])],
+            ringing: vec![0.0; 3],
+            fresh: vec![0.0, 0.25, 0.0],
+        };
+        let cost = 100.0;
+        // Placed now it saves two idle seconds when answered; a second later, one.
+        let (now, later) = outlook.marginal(0, cost);
+        assert!((now + 0.5).abs() < 1e-12, "{now}");
+        assert!((later + 0.25).abs() < 1e-12, "{later}");
+        // With one such call already placed (Poisson mean 0.25 in that second), a second one
+        // is abandoned when the first is answered too, and saves idle time only when not.
+        let (now, _) = outlook.marginal(1, cost);
+        let p0 = (-0.25f64).exp();
+        let expected = 0.25 * (cost * (1.0 - p0) - 2.0 * p0);
+        assert!((now - expected).abs() < 1e-12, "{now} vs {expected}");
+    }
+
+    #[test]
+    fn freed_paths_have_the_right_distribution_and_never_go_down() {
+        // One agent certain to be free by the second second, another even odds by the third.
+        let cumulative = vec![
+            count_distribution([0.0, 0.0].into_iter()),
+            count_distribution([1.0, 0.0].into_iter()),
+            count_distribution([1.0, 0.5].into_iter()),
+        ];
+        let paths = freed_paths(&cumulative);
+        let total: f64 = paths.iter().map(|(w, _)| w).sum();
+        assert!((total - 1.0).abs() < 1e-12);
+        for (k, pmf) in cumulative.iter().enumerate() {
+            for (j, p) in pmf.iter().enumerate() {
+                let w: f64 = paths
+                    .iter()
+                    .filter(|(_, f)| f[..=k].iter().sum::<usize>() == j)
+                    .map(|(w, _)| w)
+                    .sum();
+                assert!((w - p).abs() < 1e-9, "second {k}, {j} freed: {w} vs {p}");
+            }
+        }
     }
 
     #[test]
     fn a_lower_answer_rate_means_more_calls_per_agent() {
-        let cfg = PacingConfig::default();
-        let high = predictive_dials(&view(5, &[], &[]), &cfg, &stats_with(2));
-        let low = predictive_dials(&view(5, &[], &[]), &cfg, &stats_with(5));
+        let high = dials(&view(5, &[], &[]), &stats_with(2));
+        let low = dials(&view(5, &[], &[]), &stats_with(5));
         assert!(low > high, "{low} <= {high}");
     }
 
     #[test]
     fn agents_about_to_finish_wrap_up_count_as_available() {
         let s = stats_with(4);
-        let cfg = PacingConfig::default();
-        let soon = [
-            Busy::FreeAt(Timestamp::from_secs(1002)),
-            Busy::FreeAt(Timestamp::from_secs(1003)),
-        ];
-        let late = [
-            Busy::FreeAt(Timestamp::from_secs(1300)),
-            Busy::FreeAt(Timestamp::from_secs(1400)),
-        ];
-        assert!(predictive_dials(&view(0, &[], &soon), &cfg, &s) > 0);
-        assert_eq!(predictive_dials(&view(0, &[], &late), &cfg, &s), 0);
+        let soon = [wrapping(36), wrapping(37)];
+        let late = [wrapping(1), wrapping(2)];
+        assert!(dials(&view(0, &[], &soon), &s) > 0);
+        assert_eq!(dials(&view(0, &[], &late), &s), 0);
+    }
+
+    #[test]
+    fn a_call_for_an_agent_freeing_later_waits_until_it_would_be_answered_in_time() {
+        let s = stats_with(4);
+        // Wrap-ups with 0-4 s left: dial now. With up to 15 s left an answer (6 s) could come
+        // while they are still busy, and a second later that is less likely: wait.
+        assert!(dials(&view(0, &[], &[wrapping(36), wrapping(37)]), &s) > 0);
+        assert_eq!(dials(&view(0, &[], &[wrapping(24), wrapping(25)]), &s), 0);
     }
 
     #[test]
     fn calls_already_ringing_reduce_the_calls_placed() {
         let s = stats_with(4);
-        let cfg = PacingConfig::default();
         let ringing = [Duration::from_secs(1); 4];
-        let fresh = predictive_dials(&view(2, &[], &[]), &cfg, &s);
-        let with_ringing = predictive_dials(&view(2, &ringing, &[]), &cfg, &s);
-        assert!(with_ringing < fresh);
+        let fresh = dials(&view(2, &[], &[]), &s);
+        let with_ringing = dials(&view(2, &ringing, &[]), &s);
+        assert!(with_ringing < fresh, "{with_ringing} vs {fresh}");
+    }
+
+    #[test]
+    fn the_limit_is_respected() {
+        let s = stats_with(4);
+        assert_eq!(
+            predictive_dials(&view(8, &[], &[]), &PacingConfig::default(), &s, 3),
+            3
+        );
     }
 
     #[test]
     fn the_dialer_slows_down_as_the_budget_tightens() {
+        let cfg = PacingConfig::default();
+        let roomy = abandon_cost(&cfg, 100);
+        let comfortable = abandon_cost(&cfg, cfg.slack_comfort);
+        let tight = abandon_cost(&cfg, 2);
+        let none = abandon_cost(&cfg, 0);
+        assert!(
+            roomy < comfortable && comfortable < tight && tight < none,
+            "{roomy} {comfortable} {tight} {none}"
+        );
         let s = stats_with(4);
-        let cfg = PacingConfig::default();
-        let roomy = aggressiveness(&cfg, &s, 100);
-        let tight = aggressiveness(&cfg, &s, 1);
-        let none = aggressiveness(&cfg, &s, 0);
-        assert!(roomy > tight && tight > none, "{roomy} {tight} {none}");
-    }
-
-    #[test]
-    fn the_dialer_slows_down_as_abandonment_nears_the_limit() {
-        let cfg = PacingConfig::default();
-        let calm = stats_with(4);
-        let mut hot = stats_with(4);
-        for _ in 0..30 {
-            hot.record_live_outcome(true);
-        }
-        assert!(aggressiveness(&cfg, &hot, 100) < aggressiveness(&cfg, &calm, 100));
+        let mut v = view(4, &[], &[]);
+        v.slack = 100;
+        let bold = dials(&v, &s);
+        v.slack = 1;
+        let careful = dials(&v, &s);
+        assert!(careful < bold, "{careful} vs {bold}");
     }
 }

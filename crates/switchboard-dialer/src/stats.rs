@@ -138,6 +138,10 @@ impl PacingStats {
             return None;
         }
         let (e, h) = (secs_usize(elapsed), secs_usize(h));
+        if self.wrap_hist.within(h) <= 0.0 {
+            // Not even a wrap-up started now would be over in time.
+            return Some(0.0);
+        }
         let p = (0..h)
             .map(|k| self.talk_hist.ends_in_second(e, k) * self.wrap_hist.within(h - k))
             .sum::<f64>();
@@ -195,6 +199,31 @@ impl PacingStats {
         }
     }
 
+    /// A snapshot of the ring-time shapes, for answering many "when will this ringing call be
+    /// answered" questions at once (same figures as [`PacingStats::answered_within`]).
+    pub fn answer_shape(&self) -> AnswerShape {
+        let answered = self.answered_in_window;
+        let others = self.window.len() - answered;
+        let suffix = |h: &[u32; BUCKETS], total: usize| -> Vec<f64> {
+            let mut out = vec![0.0; BUCKETS + 1];
+            for b in (0..BUCKETS).rev() {
+                out[b] = out[b + 1] + f64::from(h[b]) / total as f64;
+            }
+            out
+        };
+        let measured = (answered >= 20 && others >= 20).then(|| {
+            (
+                suffix(&self.answered_hist, answered),
+                suffix(&self.other_hist, others),
+            )
+        });
+        AnswerShape {
+            answer_rate: self.answer_rate(),
+            span: (2.0 * self.time_to_answer_secs).max(1.0),
+            measured,
+        }
+    }
+
     /// Smoothed talk time.
     pub fn mean_talk(&self) -> Duration {
         Duration::from_secs_f64(self.talk_secs.max(0.0))
@@ -213,6 +242,50 @@ impl PacingStats {
     /// Recent share of live answers that were abandoned (smoothed).
     pub fn recent_abandon_rate(&self) -> f64 {
         self.abandon_rate
+    }
+}
+
+/// The measured ring-time shapes of answered and other calls at one moment.
+#[derive(Debug, Clone)]
+pub struct AnswerShape {
+    answer_rate: f64,
+    /// Answers spread evenly over this many seconds while data is thin.
+    span: f64,
+    /// Share of answered and of other calls still ringing at each whole second.
+    measured: Option<(Vec<f64>, Vec<f64>)>,
+}
+
+impl AnswerShape {
+    /// For a call ringing for `age`: the chance it is answered in each of the next `steps`
+    /// seconds (and not before).
+    pub fn per_second(&self, age: Duration, steps: usize) -> Vec<f64> {
+        let p = self.answer_rate;
+        match &self.measured {
+            None => {
+                let a = age.as_secs_f64();
+                let alive = |t: f64| (1.0 - t / self.span).max(0.0);
+                let denom = p * alive(a) + (1.0 - p);
+                (0..steps)
+                    .map(|k| {
+                        let (t0, t1) = (a + k as f64, a + k as f64 + 1.0);
+                        (p * (alive(t0) - alive(t1)) / denom).max(0.0)
+                    })
+                    .collect()
+            }
+            Some((answered, others)) => {
+                let at = |v: &[f64], b: usize| v.get(b).copied().unwrap_or(0.0);
+                let from = bucket(age);
+                let denom = p * at(answered, from) + (1.0 - p) * at(others, from);
+                if denom <= 0.0 {
+                    return vec![0.0; steps];
+                }
+                (0..steps)
+                    .map(|k| {
+                        (p * (at(answered, from + k) - at(answered, from + k + 1)) / denom).max(0.0)
+                    })
+                    .collect()
+            }
+        }
     }
 }
 
@@ -247,6 +320,34 @@ mod tests {
         }
         assert!(s.answer_chance_while_ringing(secs(1)) > 0.2);
         assert_eq!(s.answer_chance_while_ringing(secs(6)), 0.0);
+    }
+
+    #[test]
+    fn the_answer_shape_agrees_with_answered_within() {
+        let mut s = PacingStats::new(&PacingConfig::default());
+        let check = |s: &PacingStats| {
+            for age in [0, 3, 7, 12] {
+                let per = s.answer_shape().per_second(secs(age), 20);
+                let mut total = 0.0;
+                for (k, p) in per.iter().enumerate() {
+                    total += p;
+                    let direct = s.answered_within(secs(age), secs(k as u64 + 1));
+                    assert!(
+                        (total - direct).abs() < 1e-9,
+                        "age {age} k {k}: {total} vs {direct}"
+                    );
+                }
+            }
+        };
+        check(&s);
+        for i in 0..400u64 {
+            if i % 4 == 0 {
+                s.record_attempt(true, secs(3 + i % 11));
+            } else {
+                s.record_attempt(false, secs(if i % 3 == 0 { 2 } else { 20 }));
+            }
+        }
+        check(&s);
     }
 
     #[test]

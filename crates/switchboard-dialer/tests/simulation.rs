@@ -35,9 +35,9 @@ fn assert_lawful(r: &SimReport) {
 #[test]
 fn reckless_pacing_is_still_held_to_three_percent_by_the_budget() {
     let mut p = small(Mode::Predictive);
-    // Far too bold: without the budget cap this abandons a third of the answers.
-    p.pacing.overflow_allowance = 2.0;
-    p.pacing.gain = 0.0;
+    // Far too bold: an abandon is worth a hundredth of an idle second, so without the budget
+    // cap this would abandon a large share of the answers.
+    p.pacing.abandon_cost = 0.01;
     let r = run(&p, 7).expect("simulation runs");
     assert!(r.abandoned > 0, "the cap is exercised, not idle");
     assert!(
@@ -50,7 +50,7 @@ fn reckless_pacing_is_still_held_to_three_percent_by_the_budget() {
 #[test]
 fn a_scheduler_offering_abandoned_numbers_again_is_refused_for_seventy_two_hours() {
     let mut p = small(Mode::Predictive);
-    p.pacing.overflow_allowance = 1.0;
+    p.pacing.abandon_cost = 0.01;
     p.days = 4;
     p.customers = 1_000;
     let r = run(&p, 11).expect("simulation runs");
@@ -122,9 +122,9 @@ prop_compose! {
         talk_mean in 20u64..400,
         wrap_mean in 1u64..90,
         ring in 15u64..35,
-        allowance in 0.005f64..3.0,
-        gain in 0.0f64..3.0,
-        horizon in 0.0f64..2.0,
+        // From reckless to very careful: 0.01 to 10,000 idle agent-seconds per abandon.
+        cost_exponent in -2.0f64..4.0,
+        comfort in 1i64..20,
     ) -> SimParams {
         let mut p = SimParams::benchmark(mode);
         p.agents = agents;
@@ -151,9 +151,8 @@ prop_compose! {
         p.ring_timeout = secs(ring);
         p.retry_after = secs(1200);
         p.max_attempts = 8;
-        p.pacing.overflow_allowance = allowance;
-        p.pacing.gain = gain;
-        p.pacing.horizon_factor = horizon;
+        p.pacing.abandon_cost = 10f64.powf(cost_exponent);
+        p.pacing.slack_comfort = comfort;
         p
     }
 }

@@ -28,15 +28,12 @@ struct Totals {
     violations: usize,
 }
 
-/// Pacing knobs for tuning runs: `--target 0.015 --gain 0.5 --horizon 1.0 --comfort 8`.
+/// Pacing knobs for tuning runs: `--abandon-cost 100 --comfort 8 --max-per-agent 5`.
 fn pacing(args: &[String]) -> Result<PacingConfig, String> {
     let mut p = PacingConfig::default();
     for (name, slot) in [
-        ("--target", &mut p.target_abandon_rate),
-        ("--gain", &mut p.gain),
-        ("--horizon", &mut p.horizon_factor),
+        ("--abandon-cost", &mut p.abandon_cost),
         ("--max-per-agent", &mut p.max_calls_per_agent),
-        ("--allowance", &mut p.overflow_allowance),
     ] {
         if let Some(i) = args.iter().position(|a| a == name) {
             *slot = args

@@ -31,6 +31,15 @@ impl Dialer {
         let speculative = in_flight_unreserved.saturating_sub(free);
 
         let backed = free.saturating_sub(in_flight_unreserved);
+        // The provable cap: speculative calls after dialling must stay within the slack.
+        let room_in_budget = usize::try_from(slack.max(0))
+            .unwrap_or(usize::MAX)
+            .saturating_sub(speculative);
+        let allowed = backed.saturating_add(room_in_budget);
+        let cap = (self.cfg.pacing.max_calls_per_agent * self.agents.len() as f64).floor() as usize;
+        let room_in_cap = cap.saturating_sub(self.calls_in_flight());
+        // No point weighing more calls than may be placed.
+        let limit = allowed.min(room_in_cap).min(self.pool.len());
         let wanted = if self.pacing_mode == Mode::Predictive {
             let ringing_ages: Vec<Duration> = unreserved
                 .iter()
@@ -50,17 +59,10 @@ impl Dialer {
                 grace: self.cfg.abandon.connect_within,
             };
             // Never worse than progressive: a free agent with no call ringing for them idles.
-            predictive_dials(&view, &self.cfg.pacing, &self.stats).max(backed)
+            predictive_dials(&view, &self.cfg.pacing, &self.stats, limit).max(backed)
         } else {
             backed
         };
-        // The provable cap: speculative calls after dialling must stay within the slack.
-        let room_in_budget = usize::try_from(slack.max(0))
-            .unwrap_or(usize::MAX)
-            .saturating_sub(speculative);
-        let allowed = backed.saturating_add(room_in_budget);
-        let cap = (self.cfg.pacing.max_calls_per_agent * self.agents.len() as f64).floor() as usize;
-        let room_in_cap = cap.saturating_sub(self.calls_in_flight());
         let n = wanted.min(allowed).min(room_in_cap);
         for _ in 0..n {
             let Some(cand) = self.take_candidate(now) else {
