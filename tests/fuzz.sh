@@ -51,6 +51,8 @@ mkdir -p "$LOGS"
 
 FUZZ=(cargo +nightly fuzz)
 OPTS=(-s "$SANITIZER" --target-dir "$TARGET_DIR")
+# FUZZ_DEV=1: unoptimised build (minutes less to build, fewer execs/s): for the smoke run only.
+[ "${FUZZ_DEV:-0}" = 1 ] && OPTS+=(--dev)
 echo "fuzz: building ${TARGETS[*]} (nightly, sanitizer $SANITIZER, CARGO_BUILD_JOBS=$CARGO_BUILD_JOBS)"
 for t in "${TARGETS[@]}"; do
   nice -n 10 "${FUZZ[@]}" build "${OPTS[@]}" "$t" >"$LOGS/build-$t.log" 2>&1 || {

@@ -8,5 +8,11 @@
 # SANITIZER (see tests/fuzz.sh).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-if [ "${SMOKE:-0}" = 1 ]; then SECS=${SECS:-15}; else SECS=${SECS:-600}; fi
+if [ "${SMOKE:-0}" = 1 ]; then
+  # The smoke run checks that the targets build and run: an unoptimised build on every core.
+  SECS=${SECS:-15}
+  export FUZZ_DEV=${FUZZ_DEV:-1} CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-$(nproc)}
+else
+  SECS=${SECS:-600}
+fi
 exec bash "$ROOT/tests/fuzz.sh" "${TARGET:-all}" "$SECS"

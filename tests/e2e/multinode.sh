@@ -245,9 +245,21 @@ DONE_AFTER=$(sql "SELECT string_agg(id, ',' ORDER BY id) FROM calls WHERE id IN 
                   AND ended_at IS NOT NULL AND end_cause IS DISTINCT FROM 'node-lost'")
 [ "$DONE_AFTER" = "$DONE_BEFORE" ] || fail "calls completed before the kill changed their CDRs"
 
+echo "== the phones that were registered on node b register again through Kamailio: a live node takes them"
+stop_bg "${AGENT_PID[@]}"
+for who in "${AGENTS[@]}"; do
+  name=${who%%:*}; ext=${who##*:}
+  aor="sip:$ext@$DOMAIN"
+  [ "$(sql "SELECT node FROM sip_bindings WHERE aor = '$aor'")" = b ] || continue
+  LPORT=${PORT[$name]} sipp_run "reregister-$name" register.xml -s "$ext" -au "$ext" -ap "$PASSWORD" -set expires 300 ||
+    fail "$name could not register again through Kamailio after node b died"
+  now_on=$(sql "SELECT node FROM sip_bindings WHERE aor = '$aor'")
+  [ "$now_on" = a ] || fail "$name's registration is on node '$now_on' after re-registering, expected a"
+  echo "   $name ($ext) re-registered on node a"
+done
+
 echo "== after the loss: 8 more callers, all answered on node a, every agent takes calls (none stuck)"
 since=$(sql "SELECT COALESCE(MAX(started_at), 0) FROM calls")
-stop_bg "${AGENT_PID[@]}"
 start_agents
 sipp_run callers-3 uac_talk_until_bye.xml -s 4000 -m 8 -l 4 -r 1 -mp "$(free_media_port)" ||
   fail "callers after the node loss were not all answered"
