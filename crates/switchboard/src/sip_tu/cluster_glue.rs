@@ -312,8 +312,7 @@ impl SipTu {
         }
         let current = self.queueing.acd.agent(&id).map(|a| a.status.clone());
         let logged_out = matches!(current, None | Some(AgentStatus::LoggedOut));
-        if current.as_ref().is_some_and(|s| presence(s).is_none())
-            && status == AgentPresence::Ready
+        if current.as_ref().is_some_and(|s| presence(s).is_none()) && status == AgentPresence::Ready
         {
             // Ringing, talking or wrapping up on this node's call: this node says when the
             // agent is ready again. (Not ready or logged out still applies where the ACD
