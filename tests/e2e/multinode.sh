@@ -35,7 +35,14 @@ drop_db() { "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE
 KAM_PID=
 declare -A NODE_PID SIP HTTP
 on_exit() {
-  for pid in "${NODE_PID[@]}" $KAM_PID; do { kill -9 "$pid" && wait "$pid"; } 2>/dev/null || true; done
+  for pid in "${NODE_PID[@]}"; do { kill -9 "$pid" && wait "$pid"; } 2>/dev/null || true; done
+  # Kamailio's main process stops its workers on SIGTERM (a SIGKILL would leave them running).
+  if [ -n "$KAM_PID" ]; then
+    kill -TERM "$KAM_PID" 2>/dev/null || true
+    for _ in $(seq 1 30); do kill -0 "$KAM_PID" 2>/dev/null || break; sleep 0.1; done
+    pkill -KILL -P "$KAM_PID" 2>/dev/null || true
+    { kill -KILL "$KAM_PID" && wait "$KAM_PID"; } 2>/dev/null || true
+  fi
   cleanup
   drop_db
 }
