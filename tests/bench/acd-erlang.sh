@@ -4,9 +4,10 @@
 # hours) and SEED (default 7) can be set; SMOKE=1 runs 5 simulated hours (a few seconds).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tests/lib/common.sh
 HOURS=${HOURS:-500}
 if [ "${SMOKE:-0}" = "1" ]; then
   HOURS=5
 fi
-cargo run --release -q -p switchboard-acd --example acd-erlang -- \
+bench_run example acd-erlang \
   --agents 50 --aht 180 --load 0.9 --hours "$HOURS" --warm-up-hours 1 --seed "${SEED:-7}"

@@ -5,10 +5,11 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
+source tests/lib/common.sh
 TASKS=1000000
 AGENTS=500
 if [ "${SMOKE:-0}" = "1" ]; then
   TASKS=20000
   AGENTS=50
 fi
-cargo run --quiet --release -p switchboard-campaign --example campaign_plan -- "$TASKS" "$AGENTS"
+bench_run example campaign_plan "$TASKS" "$AGENTS"

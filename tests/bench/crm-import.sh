@@ -7,9 +7,10 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
+source tests/lib/common.sh
 ROWS=100000
 if [ "${SMOKE:-0}" = "1" ]; then
   ROWS=2000
 fi
 export SWITCHBOARD_TEST_PG_URL=${SWITCHBOARD_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
-cargo run --quiet --release --locked -p switchboard-crm --example crm_import -- "$ROWS" sqlite,postgres
+bench_run example crm_import "$ROWS" sqlite,postgres

@@ -5,9 +5,10 @@
 # seeds per mode; SMOKE=1: one day, one seed. Exits non-zero if the simulator saw a rule broken.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tests/lib/common.sh
 if [ "${SMOKE:-0}" = "1" ]; then
   args=(--days 1 --seeds 1)
 else
   args=(--days 5 --seeds 3)
 fi
-cargo run --release --quiet -p switchboard-dialer --bin dialer-sim -- "${args[@]}"
+bench_run bin dialer-sim "${args[@]}"

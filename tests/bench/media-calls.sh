@@ -7,6 +7,7 @@
 # ~1,300 proxied calls per core without recording.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tests/lib/common.sh
 if [ "${SMOKE:-0}" = "1" ]; then
   CALLS=20; SECONDS_OF_MEDIA=2
 else
@@ -15,7 +16,7 @@ fi
 ulimit -n 65536 2>/dev/null || true
 OUT=$(mktemp)
 trap 'rm -f "$OUT"' EXIT
-cargo run --quiet --release -p switchboard-media --example media_calls -- "$CALLS" "$SECONDS_OF_MEDIA" | tee "$OUT"
+bench_run example media_calls "$CALLS" "$SECONDS_OF_MEDIA" | tee "$OUT"
 per_core=$(sed -n 's/^\([0-9]*\) relayed and recorded G.711 calls per core$/\1/p' "$OUT")
 p99=$(grep -o "p99 [0-9]* µs" "$OUT" | head -1 || true)
 if grep -q '^WARNING' "$OUT" || [ -z "$per_core" ]; then

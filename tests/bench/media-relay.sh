@@ -4,9 +4,10 @@
 # bridge so a regression in the packet path shows up on its own.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tests/lib/common.sh
 if [ "${SMOKE:-0}" = "1" ]; then
   CALLS=200; SECONDS_OF_MEDIA=2
 else
   CALLS=${CALLS:-2000}; SECONDS_OF_MEDIA=${SECONDS_OF_MEDIA:-30}
 fi
-cargo run --quiet --release -p switchboard-media --example media_relay_bench -- "$CALLS" "$SECONDS_OF_MEDIA"
+bench_run example media_relay_bench "$CALLS" "$SECONDS_OF_MEDIA"

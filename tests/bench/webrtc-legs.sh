@@ -9,6 +9,7 @@
 # Reference: rustpbx reports 800 WebRTC→RTP calls per machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tests/lib/common.sh
 if [ "${SMOKE:-0}" = "1" ]; then
   CALLS=5; SECONDS_OF_MEDIA=2
 else
@@ -17,7 +18,7 @@ fi
 ulimit -n 65536 2>/dev/null || true
 OUT=$(mktemp)
 trap 'rm -f "$OUT"' EXIT
-cargo run --quiet --release --locked -p switchboard-media --example webrtc_legs -- "$CALLS" "$SECONDS_OF_MEDIA" | tee "$OUT"
+bench_run example webrtc_legs "$CALLS" "$SECONDS_OF_MEDIA" | tee "$OUT"
 per_core=$(sed -n 's/^\([0-9]*\) WebRTC legs per core$/\1/p' "$OUT")
 if grep -q '^LOSS' "$OUT" || [ -z "$per_core" ]; then
   echo "webrtc-legs: no zero-loss figure with $CALLS legs (see above) (target >= 400)"

@@ -189,6 +189,9 @@ async function main() {
     await board.waitForSelector('[data-testid=reports-view]:not([hidden])');
     await board.selectOption('[data-testid=rp-kind]', 'queues');
     await board.selectOption('[data-testid=rp-period]', 'day');
+    // The date box shows the tenant's today once the first report arrived (the browser runs in
+    // UTC, the tenant in Asia/Shanghai: they differ from 16:00 to 24:00 UTC).
+    await board.waitForFunction(() => document.getElementById('rp-date').value !== '');
     const today = await board.locator('[data-testid=rp-date]').inputValue();
     const fromApi = await api('GET', `/reports/queues?period=day&date=${today}`);
     const sales = fromApi.rows.find((r) => r.queue === 'sales');

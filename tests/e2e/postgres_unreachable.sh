@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Acceptance: when PostgreSQL cannot be reached, the store tests FAIL and say so — never a silent
 # skip. Points one PostgreSQL store test at a closed port and checks both the failure and the words.
+# --workspace, not -p: the test command's build is reused (with -p cargo re-resolves features and
+# rebuilds the dependencies).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tests/lib/common.sh
 out=$(SWITCHBOARD_TEST_PG_URL=postgres://postgres@127.0.0.1:1/test \
-  cargo test -q -p switchboard-store --test repositories migrations_are_idempotent::postgres 2>&1)
+  cargo test -q --workspace --test repositories migrations_are_idempotent::postgres 2>&1)
 rc=$?
 if [ $rc -eq 0 ]; then
   echo "FAIL: the PostgreSQL store test passed with PostgreSQL unreachable"; echo "$out" | tail -20; exit 1

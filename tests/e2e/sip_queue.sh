@@ -141,8 +141,13 @@ LPORT=${PORT[alice]} sipp_run alice-wrap uas_bye.xml -mp "$(free_media_port)" &
 ALICE=$!
 sipp_run wrap-caller uac_talk_until_bye.xml -s 4000 -mp "$(free_media_port)" || fail "alice's short call failed"
 wait "$ALICE" || fail "alice's phone did not finish its call"
-[ "$(db "SELECT status FROM agent_states WHERE agent_user_id = '$(user_id alice)'")" = wrap_up ] ||
-  fail "alice should be in wrap-up after her call"
+# The agent's state reaches the store through the records writer, a moment after the call.
+for _ in $(seq 1 20); do
+  state=$(db "SELECT status FROM agent_states WHERE agent_user_id = '$(user_id alice)'")
+  [ "$state" = wrap_up ] && break
+  sleep 0.1
+done
+[ "$state" = wrap_up ] || fail "alice should be in wrap-up after her call (got [$state])"
 AS=carol api PUT /agents/me/state '{"state":"ready"}' >/dev/null || fail "carol could not get ready"
 LPORT=${PORT[carol]} sipp_run carol-ringing uas_ring.xml -mp "$(free_media_port)" &
 CAROL=$!

@@ -60,3 +60,18 @@ keep_logs() {
   find "$1" -maxdepth 2 -type f \( -name '*.log' -o -name '*.out' -o -name '*.err' \) \
     ! -name 'sipp-*' -exec cp --backup=numbered -t "$dest" {} + 2>/dev/null || true
 }
+
+# bench_run example|bin NAME [ARGS...]: runs the workspace's example or binary NAME from the repo
+# root: built in release for a measurement; for a smoke run (SMOKE=1) the debug build that the
+# test command's `cargo test --workspace` already made. Always built with --workspace: with `-p`
+# cargo resolves the dependencies' features for that one package and rebuilds them (minutes).
+bench_run() {
+  local kind=$1 name=$2 profile=release dir
+  shift 2
+  local flags=(--release)
+  if [ "${SMOKE:-0}" = 1 ]; then profile=debug; flags=(); fi
+  cargo build --quiet --locked --workspace "${flags[@]}" "--$kind" "$name" || return 1
+  dir="${CARGO_TARGET_DIR:-${ROOT:-$PWD}/target}/$profile"
+  [ "$kind" = example ] && dir="$dir/examples"
+  "$dir/$name" "$@"
+}

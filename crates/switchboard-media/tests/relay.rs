@@ -1,5 +1,5 @@
 //! The relay driver with real UDP sockets on 127.0.0.1: two fake phones talk through a
-//! `MediaCall`. Each test owns its own ten ports in 41000-41099 so tests can run in parallel.
+//! `MediaCall`. Each test owns its own ten ports in 41000-41119 so tests can run in parallel.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -524,6 +524,64 @@ async fn sink_receives_decoded_frames_of_both_legs_and_pauses_in_order() {
         .collect();
     expected.extend([Got::Pause, Got::Frame(LegId::A, 160), Got::Resume]);
     assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn a_sink_made_later_gets_the_audio_once_it_arrives_and_always_comes_back() {
+    let ports = allocator(41110);
+    let (events, _rx) = mpsc::channel(64);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (give, sink_later) = tokio::sync::oneshot::channel();
+    let call = MediaCall::start_with_sink_later(
+        "call-1".into(),
+        Arc::clone(&ports),
+        config(BridgeConfig::default()),
+        Arc::clone(&clock),
+        sink_later,
+        events,
+    )
+    .unwrap();
+    let mut a = Phone::new(&call, LegId::A, 0xAAAA_0001).await;
+    let b = Phone::new(&call, LegId::B, 0xBBBB_0002).await;
+    call.configure_leg(LegId::A, a.leg_config(PCMU));
+    call.configure_leg(LegId::B, b.leg_config(PCMU));
+    // Before the sink exists the call is relayed all the same.
+    a.send_audio(0, &[0x55; 160]).await;
+    b.recv().await;
+    let (tx, frames) = std::sync::mpsc::channel();
+    assert!(give.send(ChannelSink(tx)).is_ok());
+    for _ in 0..2 {
+        a.send_audio(0, &[0x55; 160]).await;
+        b.recv().await;
+    }
+    let report = call.stop().await;
+    assert!(report.sink.is_some(), "the sink comes back");
+    let got: Vec<Got> = frames.try_iter().collect();
+    assert_eq!(
+        got,
+        [Got::Frame(LegId::A, 160), Got::Frame(LegId::A, 160)],
+        "the audio after it arrived"
+    );
+
+    // Stopped before the sink was ready: the stop waits for it and gives it back.
+    let (events, _rx) = mpsc::channel(64);
+    let (give, sink_later) = tokio::sync::oneshot::channel();
+    let call = MediaCall::start_with_sink_later(
+        "call-2".into(),
+        Arc::clone(&ports),
+        config(BridgeConfig::default()),
+        clock,
+        sink_later,
+        events,
+    )
+    .unwrap();
+    let stopping = tokio::spawn(call.stop());
+    tokio::task::yield_now().await;
+    let (tx, _frames) = std::sync::mpsc::channel();
+    assert!(give.send(ChannelSink(tx)).is_ok());
+    let report = timeout(WAIT, stopping).await.unwrap().unwrap();
+    assert!(report.sink.is_some(), "the late sink comes back");
+    released(&ports).await;
 }
 
 /// Power of `freq` Hz in 8 kHz `samples` (Goertzel).

@@ -343,7 +343,7 @@ impl From<StateRow> for AgentStateRow {
 /// one (a late write after a newer one, possibly from another node) is logged but does not
 /// move the current state back.
 pub async fn record_agent_state(store: &Store, s: &AgentStateRow) -> Result<bool, StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     sqlx::query(
         "INSERT INTO agent_state_log (id, tenant_id, agent_user_id, status, reason, cause, at, call_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

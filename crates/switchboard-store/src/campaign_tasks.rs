@@ -241,7 +241,7 @@ pub async fn insert_tx(conn: &mut AnyConnection, t: &NewCampaignTask) -> Result<
 
 /// [`insert_tx`] in a transaction of its own.
 pub async fn insert(store: &Store, t: &NewCampaignTask) -> Result<bool, StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let created = insert_tx(&mut tx, t).await?;
     tx.commit().await?;
     Ok(created)
@@ -426,7 +426,7 @@ pub async fn record_attempt(
     u: &TaskUpdate,
     a: &Attempt,
 ) -> Result<Recorded, StoreError> {
-    let mut tx: Transaction<'static, Any> = store.pool().begin().await?;
+    let mut tx: Transaction<'static, Any> = store.begin_write().await?;
     let closed = u.state != OPEN;
     let done = sqlx::query(
         "UPDATE tasks SET state = $1, numbers = $2, next_number = $3, round_tried = $4, not_before = $5,

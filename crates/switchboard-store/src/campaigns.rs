@@ -264,7 +264,7 @@ pub async fn update(
     expected_version: i64,
     now: Timestamp,
 ) -> Result<Change, StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let Some(current) = get_tx(&mut tx, &c.tenant_id, &c.id).await? else {
         return Ok(Change::NotFound);
     };
@@ -310,7 +310,7 @@ pub async fn delete_draft(
     tenant: &TenantId,
     id: &str,
 ) -> Result<Change, StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let Some(current) = get_tx(&mut tx, tenant, id).await? else {
         return Ok(Change::NotFound);
     };
@@ -343,7 +343,7 @@ pub struct Transition<'a> {
 }
 
 pub async fn transition(store: &Store, t: &Transition<'_>) -> Result<Change, StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let Some(current) = get_tx(&mut tx, t.tenant, t.id).await? else {
         return Ok(Change::NotFound);
     };

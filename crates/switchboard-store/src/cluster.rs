@@ -134,7 +134,7 @@ pub async fn release_agent(store: &Store, agent: &UserId, node: &str) -> Result<
 
 /// Gives back every agent `node` has (it died, or starts again); returns them.
 pub async fn release_node(store: &Store, node: &str) -> Result<Vec<UserId>, StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let agents: Vec<(String,)> =
         sqlx::query_as("SELECT agent_user_id FROM agent_claims WHERE node = $1")
             .bind(node)

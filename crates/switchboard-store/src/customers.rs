@@ -384,7 +384,7 @@ pub async fn create_customer(
     data: &CustomerData,
     now: Timestamp,
 ) -> Result<Customer, CustomerError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let customer = insert_customer_tx(&mut tx, tenant, data, now).await?;
     tx.commit().await?;
     Ok(customer)
@@ -437,7 +437,7 @@ pub async fn upsert_customer(
     {
         return Ok(Upsert::Replayed(done));
     }
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     // Lock before looking: two upserts of one new external_id then run one after the other.
     let stamp = lock_and_stamp(&mut tx, tenant, now).await?;
     let existing: Option<(String, i64)> = match &data.external_id {
@@ -615,7 +615,7 @@ pub async fn update_customer(
     data: &CustomerData,
     now: Timestamp,
 ) -> Result<Customer, CustomerError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let stamp = lock_and_stamp(&mut tx, tenant, now).await?;
     let customer =
         update_customer_tx(&mut tx, tenant, id, expected_version, data, stamp, now).await?;
@@ -713,7 +713,7 @@ pub async fn delete_customer(
     id: &CustomerId,
     now: Timestamp,
 ) -> Result<bool, CustomerError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     // Children first: the cascade is declared, but deleting explicitly keeps both engines alike.
     for sql in [
         "DELETE FROM customer_interactions WHERE tenant_id = $1 AND customer_id = $2",

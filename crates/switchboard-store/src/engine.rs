@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{Any, AnyPool, Executor, Transaction};
 
 use crate::StoreError;
 
@@ -99,6 +99,18 @@ impl Store {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Begins a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a plain deferred transaction that reads first and writes later
+    /// cannot wait for the lock when another connection wrote in between, and fails with
+    /// "database is locked" (SQLITE_BUSY / BUSY_SNAPSHOT) however long `busy_timeout` is.
+    /// Taking the lock up front lets `busy_timeout` queue the writers instead.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Engine::Postgres => self.pool.begin().await,
+        }
     }
 
     /// The database file, for SQLite.

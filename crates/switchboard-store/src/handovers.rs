@@ -82,7 +82,7 @@ pub async fn create(
     new: &NewHandover,
     now: Timestamp,
 ) -> Result<Handover, StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let id = uuid::Uuid::now_v7().to_string();
     sqlx::query(
         "INSERT INTO handovers (id, tenant_id, shift, shift_date, author_id, note, created_at)
@@ -228,7 +228,7 @@ pub async fn mark_read(
     reader: &UserId,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let exists: Option<String> =
         sqlx::query_scalar("SELECT id FROM handovers WHERE tenant_id = $1 AND id = $2")
             .bind(tenant.as_str())

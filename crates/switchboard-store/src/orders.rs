@@ -186,7 +186,7 @@ pub async fn create(
     new: &NewOrder,
     now: Timestamp,
 ) -> Result<Created, StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     if let Some(existing) = match &new.external_ref {
         Some(r) => by_external_ref(&mut tx, tenant, r).await?,
         None => None,
@@ -282,7 +282,7 @@ pub async fn transition(
     expected_version: Option<i64>,
     now: Timestamp,
 ) -> Result<Change, StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let Some(mut order) = get_tx(&mut tx, tenant, id).await? else {
         return Ok(Change::NotFound);
     };

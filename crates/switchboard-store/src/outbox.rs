@@ -6,7 +6,7 @@
 //! Nothing is lost when the process dies between the two: an undelivered row stays due.
 //!
 //! ```ignore
-//! let mut tx = store.pool().begin().await?;
+//! let mut tx = store.begin_write().await?;
 //! /* ... write the customer with &mut *tx ... */
 //! outbox::enqueue(&mut tx, &outbox::NewEvent {
 //!     tenant_id: &tenant, event_type: "customer.created", payload: &json, now,
@@ -372,7 +372,7 @@ pub async fn delete_subscription(
     tenant: &TenantId,
     id: &str,
 ) -> Result<(), StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     sqlx::query("DELETE FROM webhook_deliveries WHERE subscription_id = $1 AND subscription_id IN (SELECT id FROM webhook_subscriptions WHERE tenant_id = $2)")
         .bind(id)
         .bind(tenant.as_str())

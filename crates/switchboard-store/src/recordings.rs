@@ -108,7 +108,7 @@ pub async fn insert_recording(
     new: &NewRecording<'_>,
 ) -> Result<Recording, StoreError> {
     let id = uuid::Uuid::now_v7().to_string();
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     insert_recording_on(&mut tx, &id, new).await?;
     tx.commit().await?;
     Ok(Recording {
@@ -226,6 +226,19 @@ pub async fn complete_recording_on(
             what: format!("recording '{id}'"),
         });
     }
+    Ok(())
+}
+
+/// Takes back the row of a recording that never got its file (the recorder could not create
+/// it), on `conn`. Only a row still `recording` goes: a finished recording is never deleted here.
+pub async fn delete_unstarted_recording_on(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM recordings WHERE id = $1 AND state = 'recording'")
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -369,7 +369,7 @@ async fn step<'a>(
     now: Timestamp,
     allowed: &[TaskState],
 ) -> Result<TaskChange, StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let applied = update.execute(&mut *tx).await?.rows_affected() > 0;
     if applied {
         let row: Option<TaskRow> = sqlx::query_as(&format!(

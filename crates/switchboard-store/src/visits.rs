@@ -137,7 +137,7 @@ pub async fn book(
     new: &NewVisit,
     now: Timestamp,
 ) -> Result<Visit, StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     if !crate::customers::exists_tx(&mut tx, tenant, &new.customer_id).await? {
         return Err(StoreError::NotFound {
             what: format!("customer '{}'", new.customer_id),
@@ -200,7 +200,7 @@ pub async fn close(
     by: &UserId,
     now: Timestamp,
 ) -> Result<Change, StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let row: Option<VisitRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM visits WHERE tenant_id = $1 AND id = $2"
     ))

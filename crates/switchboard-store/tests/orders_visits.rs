@@ -482,6 +482,50 @@ async fn service_facts_come_from_calls_and_the_file(store: Store) {
     );
 }
 
+/// Many writers at once, each reading before it writes (booking checks the customer, closing
+/// reads the visit): every one must wait its turn, none may fail with "database is locked".
+async fn concurrent_bookings_and_closings_all_succeed(store: Store) {
+    let a = tenant(&store, "a").await;
+    let c = a_customer(&store, &a, "+8613800000001").await;
+    let agent = UserId::from("agent-1");
+    let mut writers = tokio::task::JoinSet::new();
+    for w in 0..8_i64 {
+        let (store, a, c, agent) = (store.clone(), a.clone(), c.clone(), agent.clone());
+        writers.spawn(async move {
+            for i in 0..10_i64 {
+                let new = NewVisit {
+                    customer_id: c.clone(),
+                    scheduled_at: t(86_400 + w * 100 + i),
+                    source: VisitSource::Other,
+                    invited_by: Some(agent.clone()),
+                    campaign_id: None,
+                    note: String::new(),
+                };
+                let v = visits::book(&store, &a, &new, t(10)).await.unwrap();
+                let closed = visits::close(&store, &a, &v.id, VisitState::Attended, &agent, t(20))
+                    .await
+                    .unwrap();
+                assert!(matches!(closed, visits::Change::Applied(_)));
+            }
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done.unwrap();
+    }
+    let attended = visits::list(
+        &store,
+        &a,
+        &VisitFilter {
+            state: Some(VisitState::Attended),
+            limit: 1_000,
+            ..VisitFilter::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(attended.len(), 80);
+}
+
 both_engines!(
     paying_a_prospects_order_makes_them_a_customer,
     the_same_shop_order_twice_is_booked_once,
@@ -490,4 +534,5 @@ both_engines!(
     an_attended_visit_goes_on_the_customers_file,
     the_next_shift_sees_the_handover_until_it_is_read,
     service_facts_come_from_calls_and_the_file,
+    concurrent_bookings_and_closings_all_succeed,
 );

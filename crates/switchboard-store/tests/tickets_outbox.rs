@@ -17,7 +17,7 @@ use switchboard_store::{Store, StoreError, both_engines};
 use switchboard_store::testing::{t, tenant};
 
 async fn enqueue(store: &Store, tenant: &TenantId, kind: &str, at: Timestamp) -> String {
-    let mut tx = store.pool().begin().await.unwrap();
+    let mut tx = store.begin_write().await.unwrap();
     let id = outbox::enqueue(
         &mut tx,
         &NewEvent {
@@ -35,7 +35,7 @@ async fn enqueue(store: &Store, tenant: &TenantId, kind: &str, at: Timestamp) ->
 
 async fn an_event_rolled_back_with_its_change_is_never_delivered(store: Store) {
     let acme = tenant(&store, "acme").await;
-    let mut tx = store.pool().begin().await.unwrap();
+    let mut tx = store.begin_write().await.unwrap();
     outbox::enqueue(
         &mut tx,
         &NewEvent {
@@ -334,7 +334,7 @@ async fn ticket_lists_filter_by_state_overdue_owner_and_escalation(store: Store)
 async fn ticket_history_is_numbered_in_order_and_goes_with_the_ticket(store: Store) {
     let acme = tenant(&store, "acme").await;
     let rec = ticket(&acme, t(0));
-    let mut tx = store.pool().begin().await.unwrap();
+    let mut tx = store.begin_write().await.unwrap();
     tickets::insert(&mut tx, &rec).await.unwrap();
     for (i, kind) in ["created", "overdue", "escalated"].iter().enumerate() {
         let seq = tickets::append_event(

@@ -22,9 +22,14 @@
   const num = (x) => (x === null || x === undefined ? '—' : String(x));
   const secs = (x) => (x === null || x === undefined ? '—' : t('wb_secs', Math.round(x)));
   const money = (minor) => (minor / 100).toFixed(2);
-  const today = () => {
-    const d = new Date();
-    return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  // Today in the tenant's zone (the reports' days are the tenant's, not the browser's: at
+  // 00:30 in Shanghai a browser set to UTC is still on yesterday). en-CA formats as YYYY-MM-DD.
+  const todayIn = (zone) => {
+    try {
+      return new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
+    } catch (_) {
+      return null;
+    }
   };
 
   // Columns of each report: [i18n key, cell text from a row, chart value (0-1 or a count)].
@@ -160,7 +165,7 @@
     if (!show) return;
     $('rp-kind').value = R.kind;
     $('rp-period').value = R.period;
-    if (!$('rp-date').value) $('rp-date').value = R.date || today();
+    if (!$('rp-date').value && R.date) $('rp-date').value = R.date;
     $('rp-title').textContent = t(`rp_kind_${R.kind}`);
     const rep = R.report;
     $('rp-range').textContent = rep ? t('rp_range', rep.label, rep.from, rep.to, rep.time_zone) : '';
@@ -187,7 +192,8 @@
     return e;
   }
 
-  const query = () => `period=${R.period}&date=${encodeURIComponent(R.date || today())}`;
+  // Without a date the server reports the period holding the tenant's today.
+  const query = () => `period=${R.period}${R.date ? `&date=${encodeURIComponent(R.date)}` : ''}`;
 
   async function load() {
     if (!active()) return;
@@ -198,6 +204,7 @@
       if (seq !== R.seq) return;
       R.report = { ...rep, kind };
       R.error = null;
+      if (!R.date) R.date = todayIn(rep.time_zone);
     } catch (e) {
       if (seq !== R.seq) return;
       R.report = null;
@@ -239,7 +246,7 @@
       load();
     });
     $('rp-date').addEventListener('change', () => {
-      R.date = $('rp-date').value || today();
+      R.date = $('rp-date').value || null;
       load();
     });
     $('btn-rp-csv').addEventListener('click', exportCsv);

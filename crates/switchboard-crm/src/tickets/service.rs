@@ -175,7 +175,7 @@ pub async fn create(
         updated_at: now,
     };
     write_snapshot(&mut record, &clock, now);
-    let mut tx = store.pool().begin().await.map_err(StoreError::from)?;
+    let mut tx = store.begin_write().await.map_err(StoreError::from)?;
     tickets::insert(&mut tx, &record).await?;
     let detail = json!({ "emotion": record.emotion, "subject": record.subject });
     record_step(&mut tx, &record, "created", Some(actor), &detail, now).await?;
@@ -230,7 +230,7 @@ pub async fn edit(
         changed.push("emotion");
     }
     record.updated_at = now;
-    let mut tx = store.pool().begin().await.map_err(StoreError::from)?;
+    let mut tx = store.begin_write().await.map_err(StoreError::from)?;
     record.version = tickets::update(&mut tx, &record).await?;
     let detail = json!({ "fields": changed });
     record_step(&mut tx, &record, "updated", Some(actor), &detail, now).await?;
@@ -245,7 +245,7 @@ pub async fn delete(
     id: &TicketId,
     now: Timestamp,
 ) -> Result<(), ServiceError> {
-    let mut tx = store.pool().begin().await.map_err(StoreError::from)?;
+    let mut tx = store.begin_write().await.map_err(StoreError::from)?;
     tickets::delete(&mut tx, tenant, id).await?;
     let payload = json!({ "ticket": { "id": id }, "at": now.to_string() });
     outbox::enqueue(
@@ -314,7 +314,7 @@ async fn persist_counting(
     steps: &mut usize,
 ) -> Result<TicketRecord, ServiceError> {
     write_snapshot(&mut record, clock, now);
-    let mut tx = store.pool().begin().await.map_err(StoreError::from)?;
+    let mut tx = store.begin_write().await.map_err(StoreError::from)?;
     record.version = tickets::update(&mut tx, &record).await?;
     while let Some(output) = clock.poll_output() {
         *steps += 1;

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use switchboard_core::Clock;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::bridge::{Bridge, BridgeConfig, LegConfig, LegId, LegStats, MediaEvent};
@@ -141,6 +141,32 @@ impl<S: AudioSink> MediaCall<S> {
         sink: Option<S>,
         events: mpsc::Sender<RelayEvent>,
     ) -> Result<MediaCall<S>, RelayError> {
+        Self::launch(call, ports, config, clock, (sink, None), events)
+    }
+
+    /// [`MediaCall::start`] with a sink that is still being made (a recorder whose file is
+    /// created on a blocking thread): the relay taps the audio from the start and hands it to
+    /// the sink once it arrives on `sink`; a dropped sender means no sink. [`MediaCall::stop`]
+    /// waits for a sink still on its way, so it is always given back.
+    pub fn start_with_sink_later(
+        call: String,
+        ports: Arc<Mutex<PortAllocator>>,
+        config: RelayConfig,
+        clock: Arc<dyn Clock>,
+        sink: oneshot::Receiver<S>,
+        events: mpsc::Sender<RelayEvent>,
+    ) -> Result<MediaCall<S>, RelayError> {
+        Self::launch(call, ports, config, clock, (None, Some(sink)), events)
+    }
+
+    fn launch(
+        call: String,
+        ports: Arc<Mutex<PortAllocator>>,
+        config: RelayConfig,
+        clock: Arc<dyn Clock>,
+        (sink, pending_sink): (Option<S>, Option<oneshot::Receiver<S>>),
+        events: mpsc::Sender<RelayEvent>,
+    ) -> Result<MediaCall<S>, RelayError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| RelayError::NoRuntime)?;
         let a = bind::bind_pair(&ports, config.bind_ip)?;
         let b = bind::bind_pair(&ports, config.bind_ip)?;
@@ -154,7 +180,7 @@ impl<S: AudioSink> MediaCall<S> {
             [register(b.rtp)?, register(b.rtcp)?],
         ];
         let bridge = BridgeConfig {
-            audio_tap: sink.is_some(),
+            audio_tap: sink.is_some() || pending_sink.is_some(),
             ssrc_seed: rand::random(),
             ..config.bridge
         };
@@ -166,6 +192,7 @@ impl<S: AudioSink> MediaCall<S> {
             bridge: Bridge::new(bridge),
             clock: Arc::clone(&clock),
             sink,
+            pending_sink,
             events,
             commands: rx,
             bufs: Box::new([[0; task::BUF_SIZE]; recv::BATCH]),

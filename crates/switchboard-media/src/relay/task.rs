@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use switchboard_core::{Clock, Timestamp};
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, Sleep};
 
 use super::RelayEvent;
@@ -75,6 +75,8 @@ pub(super) struct TaskOutput<S> {
 enum Wake {
     Command(Option<Command>),
     Timer,
+    /// The sink that was being made arrived (or will not: its maker gave up).
+    SinkArrived,
     /// Bit `i` set: socket [`SOCKETS`]`[i]` has something to read; bit [`MONITOR_BIT`]:
     /// the supervisor's RTP socket.
     Readable(u8),
@@ -113,6 +115,9 @@ pub(super) struct RelayTask<S> {
     pub(super) bridge: Bridge,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) sink: Option<S>,
+    /// The sink while it is still being made elsewhere (the recorder's file is created on a
+    /// blocking thread, not on the call control's loop); it replaces `sink` when it arrives.
+    pub(super) pending_sink: Option<oneshot::Receiver<S>>,
     pub(super) events: mpsc::Sender<RelayEvent>,
     pub(super) commands: mpsc::UnboundedReceiver<Command>,
     /// The receive buffers of the call; packets are rewritten in them and sent from them.
@@ -163,6 +168,8 @@ impl<S: AudioSink> RelayTask<S> {
             match wake {
                 Wake::Command(None | Some(Command::Stop)) => break,
                 Wake::Command(Some(cmd)) => self.apply(cmd),
+                // Its deadline is taken at the top of the loop.
+                Wake::SinkArrived => {}
                 Wake::Timer => {
                     armed_for = None;
                     self.on_timer();
@@ -172,7 +179,7 @@ impl<S: AudioSink> RelayTask<S> {
                     // take effect first.
                     while let Ok(cmd) = self.commands.try_recv() {
                         if matches!(cmd, Command::Stop) {
-                            return self.finish();
+                            return self.end().await;
                         }
                         self.apply(cmd);
                     }
@@ -188,7 +195,23 @@ impl<S: AudioSink> RelayTask<S> {
             }
             self.drain();
         }
+        self.end().await
+    }
+
+    /// Ends the task. A sink still being made is waited for, so the caller gets the recorder
+    /// back to finish even when the call ended before its file was ready.
+    async fn end(mut self) -> TaskOutput<S> {
+        if let Some(pending) = self.pending_sink.take()
+            && let Ok(sink) = pending.await
+        {
+            self.sink = Some(sink);
+        }
         self.finish()
+    }
+
+    /// Whether decoded audio is wanted: for the sink (present or coming) or a supervisor.
+    fn wants_audio(&self) -> bool {
+        self.sink.is_some() || self.pending_sink.is_some() || self.monitor.is_some()
     }
 
     fn finish(self) -> TaskOutput<S> {
@@ -262,7 +285,7 @@ impl<S: AudioSink> RelayTask<S> {
                     for leg in [LegId::A, LegId::B] {
                         self.bridge.set_mixed_output(leg, false);
                     }
-                    self.bridge.set_audio_tap(self.sink.is_some());
+                    self.bridge.set_audio_tap(self.wants_audio());
                 }
             }
             // Handled by the loop.
@@ -354,6 +377,17 @@ impl<S: AudioSink> RelayTask<S> {
         std::future::poll_fn(|cx| {
             if let Poll::Ready(cmd) = self.commands.poll_recv(cx) {
                 return Poll::Ready(Wake::Command(cmd));
+            }
+            if let Some(pending) = self.pending_sink.as_mut()
+                && let Poll::Ready(made) = Pin::new(pending).poll(cx)
+            {
+                self.pending_sink = None;
+                // Err: the maker failed (and said why); the call goes on unrecorded.
+                self.sink = made.ok();
+                if self.sink.is_none() && self.monitor.is_none() {
+                    self.bridge.set_audio_tap(false);
+                }
+                return Poll::Ready(Wake::SinkArrived);
             }
             let mut ready = 0u8;
             for (i, (leg, socket)) in SOCKETS.into_iter().enumerate() {

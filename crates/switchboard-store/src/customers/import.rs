@@ -231,7 +231,7 @@ pub async fn start_import(
         heartbeat_at: now,
         finished_at: None,
     };
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     sqlx::query(
         "INSERT INTO customer_imports (id, tenant_id, state, tag, file_name, created_by, rows_total, started_at, heartbeat_at) VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $7)",
     )
@@ -380,7 +380,7 @@ pub async fn apply_batch(
     rows: &[RowInput],
     now: Timestamp,
 ) -> Result<BatchCounts, CustomerError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     match write_rows(&mut tx, tenant, how, rows, now).await {
         Ok(counts) => {
             tx.commit().await?;
@@ -394,7 +394,7 @@ pub async fn apply_batch(
     let mut total = BatchCounts::default();
     for row in rows {
         let one = std::slice::from_ref(row);
-        let mut tx = store.pool().begin().await?;
+        let mut tx = store.begin_write().await?;
         let counts = match write_rows(&mut tx, tenant, how, one, now).await {
             Ok(counts) => {
                 tx.commit().await?;
@@ -411,7 +411,7 @@ pub async fn apply_batch(
                     value: None,
                     message: refusal(&e),
                 });
-                let mut tx = store.pool().begin().await?;
+                let mut tx = store.begin_write().await?;
                 let counts =
                     write_rows(&mut tx, tenant, how, std::slice::from_ref(&refused), now).await?;
                 tx.commit().await?;

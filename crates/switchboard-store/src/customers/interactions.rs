@@ -150,7 +150,7 @@ pub async fn add_interaction_by_phone(
         let done = add_interaction(store, tenant, &existing.id, new, now).await?;
         return Ok((existing, false, done));
     }
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let customer = insert_customer_tx(
         &mut tx,
         tenant,

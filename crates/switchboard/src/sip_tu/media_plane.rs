@@ -29,7 +29,7 @@ use switchboard_media::webrtc_leg::{
 };
 use switchboard_recording::{Layout, Recorder, RecorderConfig, layout};
 use switchboard_sip::b2bua::{Leg, MediaFailure, MediaPlane};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::records::RecordUpdate;
 
@@ -351,29 +351,54 @@ impl RelayPlane {
         Ok(Some(law))
     }
 
-    fn recorder_for(&mut self, call: &CallId, now: Timestamp) -> Option<Recorder> {
-        let layout = self.settings.recordings.as_ref()?;
-        match Recorder::create(layout, call, now, now, RecorderConfig::default()) {
-            Ok(r) => {
-                if let (Some(tenant), Ok(path)) =
-                    (self.tenants.get(call), layout::relative_path(call, now))
-                {
-                    // Filed after the call's own record (see `take_records`).
-                    self.pending_records.push(RecordUpdate::RecordingStarted {
-                        tenant: tenant.clone(),
-                        call: call.clone(),
-                        path: path.to_string_lossy().into_owned(),
-                        at: now,
-                    });
-                }
-                Some(r)
-            }
-            Err(e) => {
-                // The call goes on unrecorded rather than failing.
-                tracing::error!(%call, error = %e, "cannot start the call's recording");
-                None
-            }
+    /// Makes the call's recorder on a blocking thread and hands it to the relay through `made`:
+    /// creating the file is disk IO, which must not hold up the call control's loop (while
+    /// other programs create and delete many files, ext4's inode allocation made one `open`
+    /// cost milliseconds). The recording's row is filed now, after the call's own record (see
+    /// `take_records`); should the file not be created, the row is taken back and the call goes
+    /// on unrecorded, as before.
+    fn make_recorder(
+        &mut self,
+        layout: Layout,
+        call: &CallId,
+        now: Timestamp,
+        made: oneshot::Sender<Recorder>,
+    ) {
+        if let (Some(tenant), Ok(path)) = (self.tenants.get(call), layout::relative_path(call, now))
+        {
+            self.pending_records.push(RecordUpdate::RecordingStarted {
+                tenant: tenant.clone(),
+                call: call.clone(),
+                path: path.to_string_lossy().into_owned(),
+                at: now,
+            });
         }
+        let records = self.records.clone();
+        let clock = self.clock.clone();
+        let call = call.clone();
+        tokio::task::spawn_blocking(move || {
+            match Recorder::create(&layout, &call, now, now, RecorderConfig::default()) {
+                // The relay is gone already (dropped without a stop): finish the file here so
+                // its row is completed all the same.
+                Ok(recorder) => {
+                    if let Err(recorder) = made.send(recorder) {
+                        match recorder.finish(clock.now()) {
+                            Ok(info) => {
+                                let _ =
+                                    records.send(RecordUpdate::RecordingFinished { call, info });
+                            }
+                            Err(e) => {
+                                tracing::error!(%call, error = %e, "finishing a recording failed");
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(%call, error = %e, "cannot start the call's recording");
+                    let _ = records.send(RecordUpdate::RecordingFailed { call });
+                }
+            }
+        });
     }
 
     /// Pauses (`true`) or resumes the call's recording. `Err` with a reason when the call has
@@ -418,9 +443,10 @@ impl RelayPlane {
         offer_a: Option<SessionDescription>,
     ) -> Result<&mut Session, MediaFailure> {
         let now = self.clock.now();
-        let recorder = self.recorder_for(call, now);
-        let recorded = recorder.is_some();
-        let relay = MediaCall::start(
+        // The recorder follows once its file exists; an unrecorded call drops the sender, which
+        // the relay reads as "no recorder".
+        let (made, recorder) = oneshot::channel();
+        let relay = MediaCall::start_with_sink_later(
             call.to_string(),
             self.ports.clone(),
             self.settings.relay.clone(),
@@ -432,6 +458,11 @@ impl RelayPlane {
             tracing::error!(%call, error = %e, "no media ports for the call");
             failure(503, "Service Unavailable (no media ports)")
         })?;
+        let recorded = self.settings.recordings.is_some();
+        match self.settings.recordings.clone() {
+            Some(layout) => self.make_recorder(layout, call, now, made),
+            None => drop(made),
+        }
         let session_id = u64::try_from(now.as_millis()).unwrap_or(1);
         let local = |leg, id| {
             let mut m = LocalMedia::new(self.settings.address, relay.local_rtp_port(leg), id);

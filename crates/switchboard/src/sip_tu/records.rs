@@ -40,6 +40,14 @@ pub(crate) const SUBSCRIPTIONS_TTL: Duration = Duration::from_secs(5);
 /// Most updates filed in one transaction (bounds the transaction's length and memory).
 const MAX_BATCH: usize = 1024;
 
+/// Under load, the shortest time between two batches: updates that arrive sooner gather for the
+/// next one. Every statement is a round trip to the SQLite worker thread (two thread wake-ups)
+/// and every batch a BEGIN and a COMMIT, so at a few hundred calls per second a batch per call
+/// event made those hand-offs most of the writer's cost; gathering for a few milliseconds files
+/// a whole stretch of calls in one transaction. When the writer was idle for this long an update
+/// is written at once, so a lone change (an agent's state, one call's end) shows without delay.
+const GATHER: Duration = Duration::from_millis(20);
+
 /// One change to write.
 #[derive(Debug)]
 pub(crate) enum RecordUpdate {
@@ -83,6 +91,10 @@ pub(crate) enum RecordUpdate {
         call: CallId,
         info: RecordingInfo,
     },
+    /// The recorder could not create the file of a recording already filed as started.
+    RecordingFailed {
+        call: CallId,
+    },
     AgentState(switchboard_store::acd::AgentStateRow),
     /// A call-back (回访) task the ACD asked for.
     Task {
@@ -109,8 +121,22 @@ pub(crate) fn spawn(
 async fn run(store: Store, node: Option<String>, mut rx: mpsc::UnboundedReceiver<RecordUpdate>) {
     let mut writer = Writer::new(store, node);
     let mut batch = Vec::with_capacity(64);
+    let mut last_write: Option<Instant> = None;
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        if let Some(at) = last_write
+            && at.elapsed() < GATHER
+            && batch.len() < MAX_BATCH
+        {
+            tokio::time::sleep_until(at + GATHER).await;
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(update) => batch.push(update),
+                    Err(_) => break,
+                }
+            }
+        }
         writer.write_batch(std::mem::take(&mut batch)).await;
+        last_write = Some(Instant::now());
     }
 }
 
@@ -155,6 +181,9 @@ enum Op {
         info: RecordingInfo,
         announce: bool,
     },
+    RecordingFailed {
+        id: String,
+    },
     /// Written through the ACD's and tasks' own functions, outside the batch transaction.
     AgentState(switchboard_store::acd::AgentStateRow),
     Task {
@@ -177,6 +206,7 @@ impl Op {
             Op::Ended { .. } => "call ended",
             Op::RecordingStarted { .. } => "recording started",
             Op::RecordingFinished { .. } => "recording finished",
+            Op::RecordingFailed { .. } => "recording failed",
             Op::AgentState(_) => "agent state",
             Op::Task { .. } => "call-back task",
         }
@@ -195,6 +225,9 @@ struct Writer {
     tenants: HashMap<CallId, TenantId>,
     /// call → (recording row id, tenant), between RecordingStarted and RecordingFinished.
     recordings: HashMap<CallId, (String, TenantId)>,
+    /// Calls whose recording failed before its RecordingStarted came through (the recorder
+    /// runs on another thread, so its failure can overtake the call control's updates).
+    failed_early: std::collections::HashSet<CallId>,
     subscriptions: HashMap<TenantId, (Instant, Vec<Subscription>)>,
 }
 
@@ -205,6 +238,7 @@ impl Writer {
             node,
             tenants: HashMap::new(),
             recordings: HashMap::new(),
+            failed_early: std::collections::HashSet::new(),
             subscriptions: HashMap::new(),
         }
     }
@@ -253,7 +287,7 @@ impl Writer {
     }
 
     async fn transaction(&self, ops: &[Op]) -> Result<(), StoreError> {
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         for op in ops {
             write_op(&mut tx, op, self.node.as_deref()).await?;
         }
@@ -296,7 +330,7 @@ impl Writer {
                         // `create_task` commits on its own (the tasks module is not ours to
                         // change here), so this event follows in a second transaction: a crash
                         // between the two loses the event, never the task.
-                        let mut tx = self.store.pool().begin().await?;
+                        let mut tx = self.store.begin_write().await?;
                         enqueue(
                             &mut tx,
                             tenant,
@@ -367,6 +401,9 @@ impl Writer {
                 path,
                 at,
             } => {
+                if self.failed_early.remove(&call) {
+                    return None;
+                }
                 let id = recordings::new_recording_id();
                 self.recordings
                     .insert(call.clone(), (id.clone(), tenant.clone()));
@@ -388,6 +425,13 @@ impl Writer {
                     announce,
                 }
             }
+            RecordUpdate::RecordingFailed { call } => match self.recordings.remove(&call) {
+                Some((id, _)) => Op::RecordingFailed { id },
+                None => {
+                    self.failed_early.insert(call);
+                    return None;
+                }
+            },
             RecordUpdate::AgentState(row) => Op::AgentState(row),
             RecordUpdate::Task {
                 tenant,
@@ -613,6 +657,7 @@ async fn write_op(conn: &mut AnyConnection, op: &Op, node: Option<&str>) -> Resu
             }
             Ok(())
         }
+        Op::RecordingFailed { id } => recordings::delete_unstarted_recording_on(conn, id).await,
         Op::AgentState(_) | Op::Task { .. } => Ok(()),
     }
 }

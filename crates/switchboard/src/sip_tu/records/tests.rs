@@ -237,7 +237,57 @@ async fn a_call_row_never_commits_without_its_event(store: Store) {
     assert_eq!(payload(&events[0])["id"], "c2");
 }
 
+/// The recorder makes its file on another thread: its failure may reach the writer before or
+/// after the call control's RecordingStarted; either way no row is left behind.
+async fn a_recording_whose_file_failed_leaves_no_row(store: Store) {
+    let acme = tenant(&store, "acme").await;
+    let recording_started = |id: &CallId| RecordUpdate::RecordingStarted {
+        tenant: acme.clone(),
+        call: id.clone(),
+        path: format!("2027/01/15/{id}.wav"),
+        at: t(0),
+    };
+    let failed = |id: &CallId| RecordUpdate::RecordingFailed { call: id.clone() };
+    let (after, before) = (CallId::from("c-after"), CallId::from("c-before"));
+    write_all(
+        &store,
+        vec![
+            started(&after, &acme, 0),
+            recording_started(&after),
+            failed(&after),
+            started(&before, &acme, 0),
+            failed(&before),
+            recording_started(&before),
+        ],
+    )
+    .await;
+    for id in [&after, &before] {
+        assert!(calls::get_call(&store, &acme, id).await.unwrap().is_some());
+        assert!(
+            recordings::recording_for_call(&store, &acme, id)
+                .await
+                .unwrap()
+                .is_none(),
+            "{id}: no recording row"
+        );
+    }
+    // Without the failure the same updates leave the row.
+    let later = CallId::from("c-later");
+    write_all(
+        &store,
+        vec![started(&later, &acme, 0), recording_started(&later)],
+    )
+    .await;
+    assert!(
+        recordings::recording_for_call(&store, &acme, &later)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 both_engines!(
+    a_recording_whose_file_failed_leaves_no_row,
     a_batch_files_the_call_its_recording_and_their_events,
     without_a_subscription_no_event_is_written,
     one_bad_update_costs_only_itself,
