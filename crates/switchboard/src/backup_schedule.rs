@@ -2,7 +2,8 @@
 //! `backup.dir/<YYYYMMDDTHHMMSSZ>/` exactly as `switchboard backup` does (database and recordings,
 //! each recording checked against its SHA-256), then deletes the oldest runs beyond `backup.keep`.
 //! Point `backup.dir` at another disk or a mounted share of another machine: a backup on the
-//! disk it protects is no backup. The timing and pruning rules are pure functions, tested with a
+//! disk it protects is no backup; `backup.copy_to` also mirrors the runs to another machine
+//! ([`crate::backup_copy`]). The timing and pruning rules are pure functions, tested with a
 //! set clock.
 
 use std::path::{Path, PathBuf};
@@ -54,6 +55,8 @@ pub struct Schedule {
     pub keep: usize,
     pub database_url: String,
     pub recordings_dir: PathBuf,
+    /// Where the runs are mirrored after each one (`backup.copy_to`), if anywhere.
+    pub copy_to: Option<String>,
 }
 
 /// Takes one backup now into `schedule.dir` and prunes old runs; logs what happened.
@@ -79,6 +82,14 @@ pub async fn run_once(store: &Store, schedule: &Schedule, now: Timestamp) {
                 "daily backup written"
             );
             prune(&schedule.dir, schedule.keep);
+            if let Some(dest) = &schedule.copy_to {
+                match crate::backup_copy::mirror(&schedule.dir, dest).await {
+                    Ok(()) => tracing::info!(dest = %dest, "backups copied to the other machine"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "backups not copied; the next run tries again")
+                    }
+                }
+            }
         }
         Err(e) => tracing::error!(dir = %dir.display(), error = %e, "daily backup failed"),
     }

@@ -4,6 +4,7 @@
 //! The library half exists so that tests can build the same router and run the same commands
 //! the binary does.
 
+pub mod backup_copy;
 pub mod backup_schedule;
 pub mod bootstrap;
 pub mod campaign_driver;

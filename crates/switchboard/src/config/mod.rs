@@ -224,6 +224,20 @@ impl Config {
         if self.backup.keep == 0 {
             return err("backup.keep", "must keep at least 1 backup".into());
         }
+        if !self.backup.copy_to.is_empty() {
+            if self.backup.dir.as_os_str().is_empty() {
+                return err(
+                    "backup.copy_to",
+                    "copies the daily backups: set backup.dir too".into(),
+                );
+            }
+            if !crate::backup_copy::rsync_available() {
+                return err(
+                    "backup.copy_to",
+                    "needs rsync on this machine (apt install rsync)".into(),
+                );
+            }
+        }
         if self.rtp.port_min < 1024 {
             return err(
                 "rtp.port_min",

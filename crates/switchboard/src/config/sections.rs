@@ -282,6 +282,10 @@ pub struct BackupConfig {
     pub time: String,
     /// Runs kept; older ones are deleted after a successful run.
     pub keep: u32,
+    /// Mirror of the runs on another machine, refreshed after each run by rsync: a path (a
+    /// mounted share) or `[user@]host:path` over SSH with a key (never a password prompt).
+    /// Runs pruned here are deleted there too; other files there are left alone. Empty: off.
+    pub copy_to: String,
 }
 
 impl Default for BackupConfig {
@@ -290,6 +294,7 @@ impl Default for BackupConfig {
             dir: PathBuf::new(),
             time: "03:00".into(),
             keep: 7,
+            copy_to: String::new(),
         }
     }
 }

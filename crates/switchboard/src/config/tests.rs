@@ -122,6 +122,10 @@ fn invalid_values_are_named() {
     );
     assert_eq!(key_error(load("[backup]\nkeep = 0\n")).0, "backup.keep");
     assert_eq!(
+        key_error(load("[backup]\ncopy_to = \"vault:/srv/backups\"\n")).0,
+        "backup.copy_to"
+    );
+    assert_eq!(
         key_error(load("[rtp]\nport_min = 20001\n")).0,
         "rtp.port_min"
     );
