@@ -8,7 +8,6 @@
 const assert = require('assert/strict');
 const dgram = require('dgram');
 const fs = require('fs');
-const net = require('net');
 const { spawn } = require('child_process');
 const cs = require('./lib/console');
 const sp = require('./lib/softphone');
@@ -43,22 +42,13 @@ async function until(fn, what, ms = 10000) {
   assert.fail(`${what} (last: ${JSON.stringify(last)})`);
 }
 
-function freePort() {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 // One SIPp caller to `to` (default extension 1001) running `scenario` (a file in WORK or SCEN),
 // in WORK (where the caller's pcap is); resolves with SIPp's exit status (0 = the scenario went
 // as written).
 // `port` pins SIPp's own port (a registered phone's contact).
 async function sipp(name, scenario, { to = '1001', extra = [], port } = {}) {
   const args = ['-sf', scenario, '-s', to, '-m', '1', '-timeout', '60s', '-nostdin', ...extra,
-    '-i', '127.0.0.1', '-p', `${port || (await freePort())}`, '-mp', `${await sp.freeMediaPort()}`,
+    '-i', '127.0.0.1', '-p', `${port || (await sp.freePort())}`, '-mp', `${await sp.freeMediaPort()}`,
     '-trace_err', '-error_file', `${WORK}/sipp-${name}.err`, `127.0.0.1:${SIP_PORT}`];
   const child = spawn('sipp', args, { stdio: 'ignore', cwd: WORK });
   return new Promise((resolve) => child.on('exit', (status) => resolve(status)));
@@ -271,7 +261,7 @@ async function main() {
     await cs.waitState(page, 'ready');
 
     step('click-to-call: agent1 dials 1003 (a SIPp desk phone) from the dial pad; the call connects');
-    const deskPort = await freePort();
+    const deskPort = await sp.freePort();
     assert.equal(
       await sipp('desk-register', `${SCEN}/register.xml`, {
         to: '1003',

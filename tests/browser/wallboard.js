@@ -14,7 +14,6 @@
 'use strict';
 
 const assert = require('assert/strict');
-const net = require('net');
 const { spawn } = require('child_process');
 const cs = require('./lib/console');
 const sp = require('./lib/softphone');
@@ -49,19 +48,10 @@ async function until(fn, what, ms = 10000) {
   assert.fail(`${what} (last: ${JSON.stringify(last)})`);
 }
 
-function freePort() {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 // One SIPp caller to `to` running `scenario`; resolves with SIPp's exit status.
 async function sipp(name, scenario, { to, extra = [] }) {
   const args = ['-sf', scenario, '-s', to, '-m', '1', '-timeout', '60s', '-nostdin', ...extra,
-    '-i', '127.0.0.1', '-p', `${await freePort()}`, '-mp', `${await sp.freeMediaPort()}`,
+    '-i', '127.0.0.1', '-p', `${await sp.freePort()}`, '-mp', `${await sp.freeMediaPort()}`,
     '-trace_err', '-error_file', `${WORK}/sipp-${name}.err`, `127.0.0.1:${SIP_PORT}`];
   const child = spawn('sipp', args, { stdio: 'ignore', cwd: WORK });
   return new Promise((resolve) => child.on('exit', (status) => resolve(status)));

@@ -7,7 +7,6 @@
 const assert = require('assert/strict');
 const crypto = require('crypto');
 const fs = require('fs');
-const net = require('net');
 const { spawn, spawnSync } = require('child_process');
 const WebSocket = require('ws');
 const sp = require('./lib/softphone');
@@ -19,15 +18,6 @@ const WS_URL = `ws://127.0.0.1:${HTTP_PORT}/sip`;
 
 const step = (s) => console.log(`== ${s}`);
 
-function freePort() {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 // A SIPp caller (one call of tests/e2e/sipp/uac_expect.xml.in) to extension 1001 that must end
 // with final response `code`; resolves with SIPp's exit status (0 = got it).
 // `sdp` (optional) rewrites the offer's text.
@@ -37,7 +27,7 @@ async function sippExpect(name, code, sdp = (t) => t) {
   const text = sdp(fs.readFileSync(`${SCEN}/uac_expect.xml.in`, 'utf8').replaceAll('@CODE@', `${code}`));
   fs.writeFileSync(scenario, text);
   const args = ['-sf', scenario, '-s', '1001', '-m', '1', '-timeout', '30s', '-nostdin',
-    '-i', '127.0.0.1', '-p', `${await freePort()}`, '-mp', `${await sp.freeMediaPort()}`,
+    '-i', '127.0.0.1', '-p', `${await sp.freePort()}`, '-mp', `${await sp.freeMediaPort()}`,
     '-trace_err', '-error_file', `${WORK}/sipp-${name}.err`, `127.0.0.1:${SIP_PORT}`];
   const child = spawn('sipp', args, { stdio: 'ignore' });
   return new Promise((resolve) => child.on('exit', (status) => resolve(status)));

@@ -8,26 +8,15 @@
 
 const assert = require('assert/strict');
 const fs = require('fs');
-const net = require('net');
 const { spawn, spawnSync } = require('child_process');
 const sp = require('./softphone');
-
-// A free TCP/UDP port on 127.0.0.1 for SIPp's signalling (-p).
-function freePort() {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 module.exports = ({ SIP_PORT, WORK, SCEN, RTP_TOOLS }) => {
   // One SIPp call of `scenario` (a file in SCEN) to `service`; resolves with SIPp's exit
   // status. `mediaPort` is where SIPp receives RTP (and plays its pcap from, in WORK).
   async function sipp(name, scenario, service, { mediaPort, args = [], port } = {}) {
     const argv = ['-sf', `${SCEN}/${scenario}`, '-s', service, '-m', '1', '-timeout', '60s', '-nostdin',
-      '-i', '127.0.0.1', '-p', `${port || (await freePort())}`, '-mp', `${mediaPort || (await sp.freeMediaPort())}`,
+      '-i', '127.0.0.1', '-p', `${port || (await sp.freePort())}`, '-mp', `${mediaPort || (await sp.freeMediaPort())}`,
       '-trace_err', '-error_file', `${WORK}/sipp-${name}.err`, ...args, `127.0.0.1:${SIP_PORT}`];
     const child = spawn('sipp', argv, { cwd: WORK, stdio: ['ignore', fs.openSync(`${WORK}/sipp-${name}.out`, 'w'), 'inherit'] });
     return new Promise((resolve) => child.on('exit', (status) => resolve(status)));
@@ -72,5 +61,5 @@ module.exports = ({ SIP_PORT, WORK, SCEN, RTP_TOOLS }) => {
     };
   }
 
-  return { sipp, capture, rtpTool, heardAt, levelsAt, freePort };
+  return { sipp, capture, rtpTool, heardAt, levelsAt, freePort: sp.freePort };
 };

@@ -13,6 +13,7 @@
 
 const fs = require('fs');
 const path = require('path');
+const net = require('net');
 const { chromium } = require('playwright-core');
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -53,6 +54,16 @@ function chromiumArgs(wav) {
   ];
   if (wav) args.push(`--use-file-for-fake-audio-capture=${wav}`);
   return args;
+}
+
+// A free TCP/UDP port on 127.0.0.1 for SIPp's signalling (-p).
+function freePort() {
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 // A base port for SIPp's -mp: SIPp binds it and the next three, so all four must be free. Taken
@@ -379,6 +390,6 @@ async function openPhone(browser, url) {
 }
 
 module.exports = {
-  launch, launchKillable, openPhone, toneWav, chromiumArgs, audioStats, audioUntil, toneLevels, freeMediaPort,
+  launch, launchKillable, openPhone, toneWav, chromiumArgs, audioStats, audioUntil, toneLevels, freeMediaPort, freePort,
   Phone,
 };
