@@ -252,14 +252,7 @@ pub async fn get(
     tenant: &TenantId,
     id: &str,
 ) -> Result<Option<CampaignTask>, StoreError> {
-    let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM tasks WHERE tenant_id = $1 AND id = $2 AND numbers IS NOT NULL"
-    ))
-    .bind(tenant.as_str())
-    .bind(id)
-    .fetch_optional(store.pool())
-    .await?;
-    row.map(CampaignTask::try_from).transpose()
+    one_where(store, tenant, Unique::Id, id).await
 }
 
 /// The task of a trigger key, if it exists as a campaign task.
@@ -268,11 +261,33 @@ pub async fn by_trigger_key(
     tenant: &TenantId,
     key: &str,
 ) -> Result<Option<CampaignTask>, StoreError> {
+    one_where(store, tenant, Unique::TriggerKey, key).await
+}
+
+/// The columns that name one task.
+#[derive(Clone, Copy)]
+enum Unique {
+    Id,
+    TriggerKey,
+}
+
+/// The campaign task whose `column` is `value`, if there is one.
+async fn one_where(
+    store: &Store,
+    tenant: &TenantId,
+    column: Unique,
+    value: &str,
+) -> Result<Option<CampaignTask>, StoreError> {
+    // A fixed column name from the enum, never the caller's text.
+    let column = match column {
+        Unique::Id => "id",
+        Unique::TriggerKey => "trigger_key",
+    };
     let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM tasks WHERE tenant_id = $1 AND trigger_key = $2 AND numbers IS NOT NULL"
+        "SELECT {COLUMNS} FROM tasks WHERE tenant_id = $1 AND {column} = $2 AND numbers IS NOT NULL"
     ))
     .bind(tenant.as_str())
-    .bind(key)
+    .bind(value)
     .fetch_optional(store.pool())
     .await?;
     row.map(CampaignTask::try_from).transpose()
