@@ -1,7 +1,8 @@
 //! Load test of the whole media path on loopback: N `MediaCall`s (real UDP sockets, the relay
 //! task, a stereo WAV recorder per call) fed by a load generator running in a CHILD process (this
 //! same binary re-executed with `--load`), which plays both phones of every call: 20 ms PCMU
-//! packets both ways for D seconds.
+//! packets both ways for D seconds, the phones' sending spread over the 20 ms period as
+//! independent phones' clocks are (phone i in millisecond slot i mod 20).
 //!
 //! What it measures:
 //! - loss: packets the generator sent that its other phone did not receive (within 300 ms of
@@ -257,6 +258,9 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
 }
 
 /// The generator process: both phones of every call.
+/// Millisecond slots of a 20 ms packet period the phones' sending is spread over.
+const SLOTS: u64 = 20;
+
 async fn load(seconds: u64, relay_ports: Vec<(u16, u16)>) -> Res<()> {
     let epoch = Instant::now();
     let mut phones = Vec::with_capacity(relay_ports.len() * 2);
@@ -285,16 +289,21 @@ async fn load(seconds: u64, relay_ports: Vec<(u16, u16)>) -> Res<()> {
         .map(|(s, _)| tokio::spawn(receive(Arc::clone(s), epoch, end)))
         .collect();
 
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    // Real phones' 20 ms clocks are independent, so their packets arrive spread over the
+    // period, not all at once: phone i sends in millisecond slot i % 20 of each period. (Sending
+    // every phone's packet in one burst would make the last one of the burst wait behind all
+    // the others, a queueing delay no real population of phones produces.)
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
     let mut packet = [0xFFu8; 12 + 160];
     packet[0] = 0x80; // version 2
     packet[1] = 0; // no marker, PT 0 (PCMU)
     let (mut sent, mut send_errors) = (0u64, 0u64);
-    for k in 0..packets {
+    for step in 0..packets * SLOTS {
         tick.tick().await;
+        let (k, slot) = (step / SLOTS, (step % SLOTS) as usize);
         packet[2..4].copy_from_slice(&(k as u16).to_be_bytes());
         packet[4..8].copy_from_slice(&((k as u32).wrapping_mul(160)).to_be_bytes());
-        for (i, (socket, relay)) in phones.iter().enumerate() {
+        for (i, (socket, relay)) in phones.iter().enumerate().skip(slot).step_by(SLOTS as usize) {
             packet[8..12].copy_from_slice(&(i as u32).to_be_bytes());
             let stamp = epoch.elapsed().as_nanos() as u64;
             packet[12..20].copy_from_slice(&stamp.to_be_bytes());
