@@ -115,7 +115,10 @@ async function main() {
     const agent1 = (await api('GET', '/users')).find((u) => u.username === 'agent1');
     assert.ok(agent1, 'agent1 exists');
     step('seed: a hand-over (交接班) from the last shift naming that customer');
+    // The shift is named: left out, the server takes the shift ending now, and with the default
+    // shifts (08:00-24:00 Asia/Shanghai) none is between 03:00 and 08:00 there (19:00-24:00 UTC).
     const handover = await api('POST', '/handovers', {
+      shift: 'night',
       note: 'Busy morning; two things for the next shift.',
       items: [
         { customer_id: customer.id, kind: 'urgent', what: 'Call back about the delayed delivery before noon' },
