@@ -257,10 +257,10 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// The generator process: both phones of every call.
 /// Millisecond slots of a 20 ms packet period the phones' sending is spread over.
 const SLOTS: u64 = 20;
 
+/// The generator process: both phones of every call.
 async fn load(seconds: u64, relay_ports: Vec<(u16, u16)>) -> Res<()> {
     let epoch = Instant::now();
     let mut phones = Vec::with_capacity(relay_ports.len() * 2);

@@ -384,9 +384,7 @@ impl<S: AudioSink> RelayTask<S> {
                 self.pending_sink = None;
                 // Err: the maker failed (and said why); the call goes on unrecorded.
                 self.sink = made.ok();
-                if self.sink.is_none() && self.monitor.is_none() {
-                    self.bridge.set_audio_tap(false);
-                }
+                self.bridge.set_audio_tap(self.wants_audio());
                 return Poll::Ready(Wake::SinkArrived);
             }
             let mut ready = 0u8;
