@@ -45,6 +45,17 @@ api() {
   cat "$WORK/api.out"
 }
 user_id() { db "SELECT id FROM users WHERE username = '$1'"; }
+# await_agent_state NAME STATE TRIES: polls the agent's status in the store every 0.1 s, up to
+# TRIES times (the records writer files a state a moment after the event); the status last seen
+# is left in $AGENT_STATE. Fails (returns 1) when it never became STATE.
+await_agent_state() {
+  for _ in $(seq 1 "$3"); do
+    AGENT_STATE=$(db "SELECT status FROM agent_states WHERE agent_user_id = '$(user_id "$1")'")
+    [ "$AGENT_STATE" = "$2" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
 
 echo "== three agents' phones register"
 declare -A PORT
@@ -141,31 +152,19 @@ LPORT=${PORT[alice]} sipp_run alice-wrap uas_bye.xml -mp "$(free_media_port)" &
 ALICE=$!
 sipp_run wrap-caller uac_talk_until_bye.xml -s 4000 -mp "$(free_media_port)" || fail "alice's short call failed"
 wait "$ALICE" || fail "alice's phone did not finish its call"
-# The agent's state reaches the store through the records writer, a moment after the call.
-for _ in $(seq 1 20); do
-  state=$(db "SELECT status FROM agent_states WHERE agent_user_id = '$(user_id alice)'")
-  [ "$state" = wrap_up ] && break
-  sleep 0.1
-done
-[ "$state" = wrap_up ] || fail "alice should be in wrap-up after her call (got [$state])"
+await_agent_state alice wrap_up 20 ||
+  fail "alice should be in wrap-up after her call (got [$AGENT_STATE])"
 AS=carol api PUT /agents/me/state '{"state":"ready"}' >/dev/null || fail "carol could not get ready"
 LPORT=${PORT[carol]} sipp_run carol-ringing uas_ring.xml -mp "$(free_media_port)" &
 CAROL=$!
 sipp_run ringing-caller uac_talk_until_bye.xml -s 4000 -mp "$(free_media_port)" &
 CALLER=$!
-for _ in $(seq 1 50); do
-  [ "$(db "SELECT status FROM agent_states WHERE agent_user_id = '$(user_id carol)'")" = ringing ] && break
-  sleep 0.1
-done
-[ "$(db "SELECT status FROM agent_states WHERE agent_user_id = '$(user_id carol)'")" = ringing ] ||
-  fail "carol's phone did not ring"
+await_agent_state carol ringing 50 || fail "carol's phone did not ring"
 kill -KILL "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
 stop_bg "$CAROL" "$CALLER"
 start_server
-for _ in $(seq 1 50); do
-  [ "$(db "SELECT status FROM agent_states WHERE agent_user_id = '$(user_id carol)'")" = ready ] && break
-  sleep 0.1
-done
+# Checked with the others' states below.
+await_agent_state carol ready 50 || true
 states=$(for name in alice bob carol; do
   db "SELECT '$name:' || status || ':' || IFNULL(reason, '') FROM agent_states WHERE agent_user_id = '$(user_id "$name")'"
 done | tr '\n' ' ')
