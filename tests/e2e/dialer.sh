@@ -38,7 +38,6 @@ done
 echo "$PASSWORD" | "$BIN" user add boss --role supervisor --password-stdin >/dev/null
 start_server
 grep -q "outbound dialer on" "$WORK/serve.log" || fail "the dialer did not start"
-db() { sqlite3 "$WORK/var/switchboard.db" "$1"; }
 login() {
   curl -fs -X POST "127.0.0.1:$HTTP_PORT/api/v1/auth/login" -H 'Content-Type: application/json' \
     -d "{\"username\":\"$1\",\"password\":\"$PASSWORD\"}" | python3 -c 'import sys, json; print(json.load(sys.stdin)["token"])'
@@ -89,13 +88,9 @@ import() {
   id=$(curl -fs -X POST "127.0.0.1:$HTTP_PORT/api/v1/customers/imports?tag=$tag&file_name=$tag.csv" \
     -H "Authorization: Bearer ${TOKEN[boss]}" -H 'Content-Type: text/csv' --data-binary @"$WORK/$tag.csv" | json 'd["id"]') ||
     fail "importing $tag failed"
-  for _ in $(seq 1 100); do
-    state=$(api GET "/customers/imports/$id" | json 'd["state"]')
-    [ "$state" = done ] && return 0
-    sleep 0.1
-  done
-  fail "import $tag is $state"
+  poll 100 0.1 import_done "$id" || fail "import $tag is $state"
 }
+import_done() { state=$(api GET "/customers/imports/$1" | json 'd["state"]'); [ "$state" = done ]; }
 # campaign MODE TAG AGENT...: a running campaign of the tagged customers; prints its id.
 NOW_MS=$(date +%s%3N)
 FROM=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)
@@ -110,26 +105,17 @@ campaign() {
 }
 # wait_calls CAMPAIGN N SECONDS: until N of the campaign's calls have ended.
 wait_calls() {
-  local n=0
-  for _ in $(seq 1 $(($3 * 5))); do
-    n=$(db "SELECT COUNT(*) FROM calls WHERE target = 'dialer:$1' AND state = 'ended'")
-    [ "$n" -ge "$2" ] && return 0
-    sleep 0.2
-  done
+  poll $(($3 * 5)) 0.2 db_at_least "SELECT COUNT(*) FROM calls WHERE target = 'dialer:$1' AND state = 'ended'" "$2" &&
+    return 0
   db "SELECT callee, state, end_cause FROM calls WHERE target = 'dialer:$1'"
-  fail "only $n of $2 calls of campaign $1 ended"
+  fail "only $FOUND of $2 calls of campaign $1 ended"
 }
 # check_recording CALL: the call's WAV has the customer (440 Hz) left and the agent (1000 Hz) right.
 check_recording() {
-  local rec state wav
+  local rec wav
   rec=$(db "SELECT recording_id FROM calls WHERE id = '$1'")
   [ -n "$rec" ] || fail "call $1 has no recording row"
-  for _ in $(seq 1 50); do
-    state=$(db "SELECT state FROM recordings WHERE id = '$rec'")
-    [ "$state" = complete ] && break
-    sleep 0.1
-  done
-  [ "$state" = complete ] || fail "recording of $1 is [$state]"
+  poll 50 0.1 db_is "SELECT state FROM recordings WHERE id = '$rec'" complete || fail "recording of $1 is [$FOUND]"
   wav="$WORK/recordings/$(db "SELECT path FROM recordings WHERE id = '$rec'")"
   mapfile -t channels < <(python3 "$RTP_TOOLS" wav-check "$wav")
   echo "   recording of $1: left ${channels[0]}, right ${channels[1]} (rms Hz)"
@@ -175,14 +161,12 @@ import prev +8613800000051
 PREV=$(campaign preview prev alice) || fail "creating the preview campaign failed"
 api POST "/campaigns/$PREV/start" >/dev/null || fail "starting it failed"
 AS=alice api PUT /agents/me/state '{"state":"ready"}' >/dev/null
-shown=
-for _ in $(seq 1 50); do
+previewed() {
   AS=alice api GET /dialer/preview >/dev/null || fail "GET /dialer/preview failed"
   shown=$(cat "$WORK/api.out")
-  [ "$API_CODE" = 200 ] && break
-  sleep 0.2
-done
-[ "$API_CODE" = 200 ] || fail "nothing was previewed for alice"
+  [ "$API_CODE" = 200 ]
+}
+poll 50 0.2 previewed || fail "nothing was previewed for alice"
 echo "   previewed: $shown"
 [ "$(echo "$shown" | json 'd["number"]')" = +8613800000051 ] || fail "the wrong customer was previewed"
 [ -z "$(db "SELECT id FROM calls WHERE target = 'dialer:$PREV'")" ] || fail "preview dialled before the agent clicked"

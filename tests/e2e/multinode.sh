@@ -47,7 +47,8 @@ on_exit() {
   drop_db
 }
 trap on_exit EXIT
-sql() { "${PSQL[@]}" -d "$DB" -c "$1"; }
+# The cluster's store is PostgreSQL (sip_server.sh's db reads a SQLite file).
+db() { "${PSQL[@]}" -d "$DB" -c "$1"; }
 
 export SWITCHBOARD_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$DB"
 # Every phone's traffic comes from Kamailio; calls from SIPp callers need no digest.
@@ -98,7 +99,7 @@ api() {
   [ "${code:0:1}" = 2 ] || { echo "$method $path on $node as $user -> $code: $(cat "$WORK/api.out")"; return 1; }
   cat "$WORK/api.out"
 }
-user_id() { sql "SELECT id FROM users WHERE username = '$1'"; }
+user_id() { db "SELECT id FROM users WHERE username = '$1'"; }
 
 echo "== two nodes (a, b) on one PostgreSQL database, Kamailio in front"
 # Eight agents' phones register; Kamailio's hash decides each one's node, and the first two
@@ -127,11 +128,11 @@ for who in "${CANDIDATES[@]}"; do
   LPORT=${PORT[$name]} sipp_run "register-$name" register.xml -s "$ext" -au "$ext" -ap "$PASSWORD" -set expires 300 ||
     fail "REGISTER $ext through Kamailio failed"
 done
-per_node=$(sql "SELECT node || ':' || COUNT(*) FROM sip_bindings GROUP BY node ORDER BY node" | tr '\n' ' ')
+per_node=$(db "SELECT node || ':' || COUNT(*) FROM sip_bindings GROUP BY node ORDER BY node" | tr '\n' ' ')
 echo "   registrations per node: $per_node"
 AGENTS=()
 for node in a b; do
-  for ext in $(sql "SELECT split_part(split_part(aor, '@', 1), ':', 2) FROM sip_bindings WHERE node = '$node' ORDER BY aor LIMIT 2"); do
+  for ext in $(db "SELECT split_part(split_part(aor, '@', 1), ':', 2) FROM sip_bindings WHERE node = '$node' ORDER BY aor LIMIT 2"); do
     AGENTS+=("a${ext: -1}:$ext")
   done
 done
@@ -167,13 +168,9 @@ ready = [a for a in live["agents"] if a["status"]["status"] == "ready"]
 members = q[0]["members"] if q else 0
 print(f"{members}:{len(ready)}")'
 }
+all_ready_on() { seen=$(ready_on "$1"); [ "$seen" = "4:4" ]; }
 for node in a b; do
-  for _ in $(seq 1 100); do
-    seen=$(ready_on "$node")
-    [ "$seen" = "4:4" ] && break
-    sleep 0.2
-  done
-  [ "$seen" = "4:4" ] || fail "node $node sees members:ready = $seen, expected 4:4"
+  poll 100 0.2 all_ready_on "$node" || fail "node $node sees members:ready = $seen, expected 4:4"
 done
 echo "   both nodes see 4 members, 4 ready"
 
@@ -191,10 +188,10 @@ start_agents
 echo "== 8 callers through Kamailio, one a second"
 sipp_run callers-1 uac_talk_until_bye.xml -s 4000 -m 8 -l 4 -r 1 -mp "$(free_media_port)" ||
   fail "not every caller was answered by an agent and hung up on"
-spread=$(sql "SELECT node || ':' || COUNT(*) FROM calls WHERE queue = 'sales' AND answered_at IS NOT NULL GROUP BY node ORDER BY node" | tr '\n' ' ')
+spread=$(db "SELECT node || ':' || COUNT(*) FROM calls WHERE queue = 'sales' AND answered_at IS NOT NULL GROUP BY node ORDER BY node" | tr '\n' ' ')
 echo "   answered calls per node: $spread"
 case "$spread" in "a:"*" b:"*) ;; *) fail "calls did not land on both nodes: $spread" ;; esac
-cross=$(sql "SELECT COUNT(*) FROM calls c JOIN sip_credentials s ON s.user_id = c.agent_user_id
+cross=$(db "SELECT COUNT(*) FROM calls c JOIN sip_credentials s ON s.user_id = c.agent_user_id
              JOIN sip_bindings b ON b.aor = 'sip:' || s.extension || '@$DOMAIN'
              WHERE c.queue = 'sales' AND c.answered_at IS NOT NULL AND b.node <> c.node")
 echo "   calls answered by an agent registered on the other node: $cross"
@@ -204,7 +201,7 @@ echo "   calls answered by an agent registered on the other node: $cross"
 # channels carry their party's tone (left 440 Hz caller, right 1000 Hz agent).
 check_recordings() {
   local rows row id node path state
-  rows=$(sql "SELECT r.id || '|' || c.node || '|' || r.path || '|' || r.state FROM recordings r JOIN calls c ON c.id = r.call_id WHERE $1")
+  rows=$(db "SELECT r.id || '|' || c.node || '|' || r.path || '|' || r.state FROM recordings r JOIN calls c ON c.id = r.call_id WHERE $1")
   [ -n "$rows" ] || fail "no recordings for: $1"
   while IFS='|' read -r id node path state; do
     [ "$state" = complete ] || [ "$state" = repaired ] || fail "recording $id on $node is $state"
@@ -218,37 +215,30 @@ check_recordings() {
   echo "   $(wc -l <<<"$rows") recordings finished, both channels carry their party's tone"
 }
 check_recordings "c.queue = 'sales' AND c.answered_at IS NOT NULL"
-[ "$(sql "SELECT COUNT(*) FROM calls WHERE ended_at IS NULL")" = 0 ] || fail "calls left open"
-DONE_BEFORE=$(sql "SELECT string_agg(id, ',' ORDER BY id) FROM calls WHERE ended_at IS NOT NULL")
+[ "$(db "SELECT COUNT(*) FROM calls WHERE ended_at IS NULL")" = 0 ] || fail "calls left open"
+DONE_BEFORE=$(db "SELECT string_agg(id, ',' ORDER BY id) FROM calls WHERE ended_at IS NOT NULL")
 
 echo "== kill -9 node b with calls in progress"
 sipp_run callers-2 uac_talk_until_bye.xml -s 4000 -m 8 -l 4 -r 2 -mp "$(free_media_port)" -recv_timeout 20000 &
 CALLERS2=$!
-for _ in $(seq 1 100); do
-  live_b=$(sql "SELECT COUNT(*) FROM calls WHERE node = 'b' AND ended_at IS NULL AND answered_at IS NOT NULL")
-  [ "$live_b" -ge 1 ] && break
-  sleep 0.1
-done
-[ "$live_b" -ge 1 ] || fail "no call in progress on node b to cut"
+poll 100 0.1 db_at_least "SELECT COUNT(*) FROM calls WHERE node = 'b' AND ended_at IS NULL AND answered_at IS NOT NULL" 1 ||
+  fail "no call in progress on node b to cut"
+live_b=$FOUND
 { kill -9 "${NODE_PID[b]}" && wait "${NODE_PID[b]}"; } 2>/dev/null || true
 KILLED_AT=$(date +%s)
 echo "   killed node b with $live_b answered call(s) in progress"
-for _ in $(seq 1 100); do
-  reaped=$(sql "SELECT COALESCE(reaped_by, '') FROM cluster_nodes WHERE node = 'b'")
-  [ "$reaped" = a ] && break
-  sleep 0.1
-done
-[ "$reaped" = a ] || fail "node a did not take node b over"
+poll 100 0.1 db_is "SELECT COALESCE(reaped_by, '') FROM cluster_nodes WHERE node = 'b'" a ||
+  fail "node a did not take node b over"
 echo "   node a took node b over after $(( $(date +%s) - KILLED_AT )) s"
 wait "$CALLERS2" || true
-[ "$(sql "SELECT COUNT(*) FROM calls WHERE node = 'b' AND ended_at IS NULL")" = 0 ] ||
+[ "$(db "SELECT COUNT(*) FROM calls WHERE node = 'b' AND ended_at IS NULL")" = 0 ] ||
   fail "node b's calls were left open"
-lost=$(sql "SELECT COUNT(*) FROM calls WHERE node = 'b' AND end_cause = 'node-lost'")
-tasks=$(sql "SELECT COUNT(*) FROM callback_tasks t JOIN calls c ON c.id = t.call_id WHERE c.end_cause = 'node-lost'")
+lost=$(db "SELECT COUNT(*) FROM calls WHERE node = 'b' AND end_cause = 'node-lost'")
+tasks=$(db "SELECT COUNT(*) FROM callback_tasks t JOIN calls c ON c.id = t.call_id WHERE c.end_cause = 'node-lost'")
 echo "   node b's calls closed as node-lost: $lost, call-back tasks for them: $tasks"
 [ "$lost" -ge 1 ] && [ "$tasks" = "$lost" ] || fail "each call cut by the node loss needs a call-back task ($lost cut, $tasks tasks)"
-[ "$(sql "SELECT COUNT(*) FROM agent_claims WHERE node = 'b'")" = 0 ] || fail "node b still holds agents"
-DONE_AFTER=$(sql "SELECT string_agg(id, ',' ORDER BY id) FROM calls WHERE id IN (SELECT unnest(string_to_array('$DONE_BEFORE', ',')))
+[ "$(db "SELECT COUNT(*) FROM agent_claims WHERE node = 'b'")" = 0 ] || fail "node b still holds agents"
+DONE_AFTER=$(db "SELECT string_agg(id, ',' ORDER BY id) FROM calls WHERE id IN (SELECT unnest(string_to_array('$DONE_BEFORE', ',')))
                   AND ended_at IS NOT NULL AND end_cause IS DISTINCT FROM 'node-lost'")
 [ "$DONE_AFTER" = "$DONE_BEFORE" ] || fail "calls completed before the kill changed their CDRs"
 
@@ -257,44 +247,40 @@ stop_bg "${AGENT_PID[@]}"
 for who in "${AGENTS[@]}"; do
   name=${who%%:*}; ext=${who##*:}
   aor="sip:$ext@$DOMAIN"
-  [ "$(sql "SELECT node FROM sip_bindings WHERE aor = '$aor'")" = b ] || continue
+  [ "$(db "SELECT node FROM sip_bindings WHERE aor = '$aor'")" = b ] || continue
   LPORT=${PORT[$name]} sipp_run "reregister-$name" register.xml -s "$ext" -au "$ext" -ap "$PASSWORD" -set expires 300 ||
     fail "$name could not register again through Kamailio after node b died"
-  now_on=$(sql "SELECT node FROM sip_bindings WHERE aor = '$aor'")
+  now_on=$(db "SELECT node FROM sip_bindings WHERE aor = '$aor'")
   [ "$now_on" = a ] || fail "$name's registration is on node '$now_on' after re-registering, expected a"
   echo "   $name ($ext) re-registered on node a"
 done
 
 echo "== after the loss: 8 more callers, all answered on node a, every agent takes calls (none stuck)"
-since=$(sql "SELECT COALESCE(MAX(started_at), 0) FROM calls")
+since=$(db "SELECT COALESCE(MAX(started_at), 0) FROM calls")
 start_agents
 sipp_run callers-3 uac_talk_until_bye.xml -s 4000 -m 8 -l 4 -r 1 -mp "$(free_media_port)" ||
   fail "callers after the node loss were not all answered"
-per_agent=$(sql "SELECT u.username || ':' || COUNT(*) FROM calls c JOIN users u ON u.id = c.agent_user_id
+per_agent=$(db "SELECT u.username || ':' || COUNT(*) FROM calls c JOIN users u ON u.id = c.agent_user_id
                  WHERE c.started_at > $since AND c.answered_at IS NOT NULL GROUP BY u.username ORDER BY 1" | tr '\n' ' ')
 echo "   answered per agent: $per_agent"
 for who in "${AGENTS[@]}"; do
   case "$per_agent" in *"${who%%:*}:"*) ;; *) fail "agent ${who%%:*} took no call after the node loss (stuck?)" ;; esac
 done
-[ "$(sql "SELECT COUNT(*) FROM calls WHERE started_at > $since AND node <> 'a'")" = 0 ] ||
+[ "$(db "SELECT COUNT(*) FROM calls WHERE started_at > $since AND node <> 'a'")" = 0 ] ||
   fail "calls went to the dead node"
 stop_bg "${AGENT_PID[@]}"
 
 echo "== node b starts again: the recordings the kill cut are repaired"
 start_node b
-for _ in $(seq 1 50); do
-  open=$(sql "SELECT COUNT(*) FROM recordings WHERE state = 'recording'")
-  [ "$open" = 0 ] && break
-  sleep 0.2
-done
-[ "$open" = 0 ] || fail "$open recording rows still 'recording' after node b's restart"
-[ "$(sql "SELECT COALESCE(reaped_by, '') FROM cluster_nodes WHERE node = 'b'")" = "" ] ||
+poll 50 0.2 db_is "SELECT COUNT(*) FROM recordings WHERE state = 'recording'" 0 ||
+  fail "$FOUND recording rows still 'recording' after node b's restart"
+[ "$(db "SELECT COALESCE(reaped_by, '') FROM cluster_nodes WHERE node = 'b'")" = "" ] ||
   fail "node b is still marked taken over after its restart"
 check_recordings "c.answered_at IS NOT NULL AND c.end_cause IS DISTINCT FROM 'node-lost'"
-repaired=$(sql "SELECT COUNT(*) FROM recordings r JOIN calls c ON c.id = r.call_id WHERE c.end_cause = 'node-lost' AND r.state = 'repaired'")
+repaired=$(db "SELECT COUNT(*) FROM recordings r JOIN calls c ON c.id = r.call_id WHERE c.end_cause = 'node-lost' AND r.state = 'repaired'")
 echo "   recordings of the cut calls repaired: $repaired"
 while IFS='|' read -r path; do
   python3 "$RTP_TOOLS" wav-check "$WORK/b/recordings/$path" >/dev/null ||
     fail "the recording $path cut by the kill is not a readable WAV after the repair"
-done < <(sql "SELECT r.path FROM recordings r JOIN calls c ON c.id = r.call_id WHERE c.end_cause = 'node-lost'")
+done < <(db "SELECT r.path FROM recordings r JOIN calls c ON c.id = r.call_id WHERE c.end_cause = 'node-lost'")
 echo "PASS multinode"

@@ -52,13 +52,8 @@ UAS_PID=$!
 sleep 0.5
 sipp_run call uac_call.xml -s 1001 -d 8000 -mp "$(free_media_port)" &
 CALLER_PID=$!
-call_id=
-for _ in $(seq 1 100); do
-  call_id=$(sqlite3 "$WORK/var/switchboard.db" "SELECT id FROM calls WHERE state = 'answered' LIMIT 1")
-  [ -n "$call_id" ] && break
-  sleep 0.1
-done
-[ -n "$call_id" ] || fail "the call was not answered"
+poll 100 0.1 db_found "SELECT id FROM calls WHERE state = 'answered' LIMIT 1" || fail "the call was not answered"
+call_id=$FOUND
 api_post() {
   local code
   code=$(curl -s -o "$WORK/api.out" -w '%{http_code}' -X POST "127.0.0.1:$HTTP_PORT/api/v1$1" -H "Authorization: Bearer $TOKEN")
@@ -70,13 +65,9 @@ sleep 1.5
 api_post "/calls/$call_id/recording/resume"
 wait "$CALLER_PID" || fail "the call did not complete (SIPp UAC)"
 wait "$UAS_PID" || fail "the agent's phone did not see the call through"
-recording_id=
-for _ in $(seq 1 100); do
-  recording_id=$(sqlite3 "$WORK/var/switchboard.db" "SELECT id FROM recordings WHERE call_id = '$call_id' AND state = 'complete'")
-  [ -n "$recording_id" ] && break
-  sleep 0.1
-done
-[ -n "$recording_id" ] || fail "the recording was not completed"
+poll 100 0.1 db_found "SELECT id FROM recordings WHERE call_id = '$call_id' AND state = 'complete'" ||
+  fail "the recording was not completed"
+recording_id=$FOUND
 agent_id=$(sqlite3 "$WORK/var/switchboard.db" "SELECT agent_user_id FROM calls WHERE id = '$call_id'")
 echo "   call $call_id, recording $recording_id, agent $agent_id"
 

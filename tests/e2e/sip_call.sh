@@ -64,32 +64,23 @@ cdr() {
     "SELECT state, end_cause, IFNULL(sip_status, '-'), hangup_by, IFNULL(recording_id, '-')
        FROM calls WHERE callee = '$1' ORDER BY started_at DESC LIMIT 1" | tr '|' ' '
 }
+cdr_starts() { [[ "$(cdr "$1")" == "$2"* ]]; }
 wait_cdr() { # wait_cdr NUMBER WANT-PREFIX: the CDR writer is asynchronous
-  for _ in $(seq 1 50); do
-    case "$(cdr "$1")" in "$2"*) return 0 ;; esac
-    sleep 0.1
-  done
-  fail "CDR for $1: got [$(cdr "$1")], want [$2...]"
+  poll 50 0.1 cdr_starts "$1" "$2" || fail "CDR for $1: got [$(cdr "$1")], want [$2...]"
 }
 ports_in_use() {
   curl -fs "127.0.0.1:$HTTP_PORT/metrics" | awk '/^switchboard_rtp_port_pairs_in_use /{print $2}'
 }
+no_ports_in_use() { [ "$(ports_in_use)" = "0" ]; }
 wait_ports_free() {
-  for _ in $(seq 1 50); do
-    [ "$(ports_in_use)" = "0" ] && return 0
-    sleep 0.1
-  done
-  fail "RTP ports still in use after $1: $(ports_in_use)"
+  poll 50 0.1 no_ports_in_use || fail "RTP ports still in use after $1: $(ports_in_use)"
 }
 
 # answered_call_id: the id of the call in progress, once answered.
 answered_call_id() {
-  for _ in $(seq 1 50); do
-    id=$(sqlite3 "$WORK/var/switchboard.db" "SELECT id FROM calls WHERE state = 'answered' ORDER BY started_at DESC LIMIT 1")
-    [ -n "$id" ] && { echo "$id"; return 0; }
-    sleep 0.1
-  done
-  fail "no call got answered"
+  poll 50 0.1 db_found "SELECT id FROM calls WHERE state = 'answered' ORDER BY started_at DESC LIMIT 1" ||
+    fail "no call got answered"
+  echo "$FOUND"
 }
 api_post() { # api_post PATH: POST as the supervisor, must answer 204
   local code
@@ -133,12 +124,8 @@ echo "   caller received $caller_pkts packets (tone $caller_heard Hz), agent $ag
 wait_cdr 1001 "ended normal-clearing - caller"
 read -r _ _ _ _ recording_id <<<"$(cdr 1001)"
 [ "$recording_id" != "-" ] || fail "the call has no recording row"
-for _ in $(seq 1 50); do
-  state=$(sqlite3 "$WORK/var/switchboard.db" "SELECT state FROM recordings WHERE id = '$recording_id'")
-  [ "$state" = complete ] && break
-  sleep 0.1
-done
-[ "$state" = complete ] || fail "recording row state is [$state], want complete"
+poll 50 0.1 db_is "SELECT state FROM recordings WHERE id = '$recording_id'" complete ||
+  fail "recording row state is [$FOUND], want complete"
 wav="$WORK/recordings/$(sqlite3 "$WORK/var/switchboard.db" "SELECT path FROM recordings WHERE id = '$recording_id'")"
 mapfile -t channels < <(python3 "$RTP_TOOLS" wav-check "$wav")
 echo "   recording $(basename "$wav"): left ${channels[0]}, right ${channels[1]} (rms Hz)"
@@ -173,10 +160,8 @@ for line in lines:
         print(ev["type"], d.get("state"), d.get("end_cause") or "-", d.get("recording_id") or d.get("sha256") or "-")
 PY
 }
-for _ in $(seq 1 100); do
-  hook_events "$call_id" | grep >/dev/null '^recording.ready' && break
-  sleep 0.1
-done
+recording_announced() { hook_events "$call_id" | grep >/dev/null '^recording.ready'; }
+poll 100 0.1 recording_announced || true # the checks below say what is missing
 hook_events "$call_id" | sed 's/^/   /'
 hook_events "$call_id" | grep >/dev/null "^call.started setup " || fail "no call.started event"
 hook_events "$call_id" | grep >/dev/null "^call.answered answered " || fail "no call.answered event"

@@ -20,17 +20,13 @@ start_server
 LPORT=$PHONE_PORT sipp_run register register.xml -s 1001 -au 1001 -ap "$PASSWORD" -set expires 300 ||
   fail "REGISTER 1001 failed"
 
-db() { sqlite3 "$WORK/var/switchboard.db" "$1"; }
 
 echo "== $CALLS calls talking"
 LPORT=$PHONE_PORT sipp_run phone uas_answer.xml -m "$CALLS" -mp "$(free_media_port)" &
 sleep 0.5
 sipp_run callers uac_call.xml -s 1001 -m "$CALLS" -l "$CALLS" -r "$CALLS" -d 30000 -mp "$(free_media_port)" &
-for _ in $(seq 1 50); do
-  [ "$(db "SELECT COUNT(*) FROM calls WHERE state = 'answered'")" = "$CALLS" ] && break
-  sleep 0.1
-done
-[ "$(db "SELECT COUNT(*) FROM calls WHERE state = 'answered'")" = "$CALLS" ] || fail "calls did not get answered"
+poll 50 0.1 db_is "SELECT COUNT(*) FROM calls WHERE state = 'answered'" "$CALLS" ||
+  fail "calls did not get answered ($FOUND of $CALLS)"
 sleep 3
 echo "== kill -9 after ~3 s of talk"
 kill -KILL "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
@@ -42,11 +38,7 @@ jobs -p | xargs -r kill 2>/dev/null || true
 
 echo "== restart: recordings repaired, rows completed, CDRs closed"
 start_server
-for _ in $(seq 1 50); do
-  [ "$(db "SELECT COUNT(*) FROM recordings WHERE state = 'repaired'")" = "$CALLS" ] && break
-  sleep 0.1
-done
-[ "$(db "SELECT COUNT(*) FROM recordings WHERE state = 'repaired'")" = "$CALLS" ] ||
+poll 50 0.1 db_is "SELECT COUNT(*) FROM recordings WHERE state = 'repaired'" "$CALLS" ||
   fail "recording rows not completed: $(db "SELECT state FROM recordings")"
 closed=$(db "SELECT COUNT(*) FROM calls WHERE state = 'ended' AND end_cause = 'server-restart' AND hangup_by = 'system'")
 [ "$closed" = "$CALLS" ] || fail "CDRs not closed as server-restart: $(db "SELECT state, end_cause FROM calls")"

@@ -30,7 +30,6 @@ for who in alice:1001 bob:1002 carol:1003; do
 done
 echo "$PASSWORD" | "$BIN" user add boss --role supervisor --password-stdin >/dev/null
 start_server
-db() { sqlite3 "$WORK/var/switchboard.db" "$1"; }
 
 # api METHOD PATH [JSON] as USER (default boss): prints the body, fails on a non-2xx status.
 api() {
@@ -49,12 +48,10 @@ user_id() { db "SELECT id FROM users WHERE username = '$1'"; }
 # TRIES times (the records writer files a state a moment after the event); the status last seen
 # is left in $AGENT_STATE. Fails (returns 1) when it never became STATE.
 await_agent_state() {
-  for _ in $(seq 1 "$3"); do
-    AGENT_STATE=$(db "SELECT status FROM agent_states WHERE agent_user_id = '$(user_id "$1")'")
-    [ "$AGENT_STATE" = "$2" ] && return 0
-    sleep 0.1
-  done
-  return 1
+  local status=0
+  poll "$3" 0.1 db_is "SELECT status FROM agent_states WHERE agent_user_id = '$(user_id "$1")'" "$2" || status=1
+  AGENT_STATE=$FOUND
+  return $status
 }
 
 echo "== three agents' phones register"
@@ -73,12 +70,11 @@ for name in alice bob carol; do
   api PUT "/queues/sales/members/$(user_id "$name")" '{"site":"hq"}' >/dev/null || fail "adding $name failed"
   AS=$name api PUT /agents/me/state '{"state":"ready"}' >/dev/null || fail "$name could not get ready"
 done
-for _ in $(seq 1 100); do
+three_members() {
   members=$(api GET /queues/live | python3 -c 'import sys, json; q = json.load(sys.stdin)["queues"]; print(q[0]["members"] if q else 0)')
-  [ "$members" = 3 ] && break
-  sleep 0.1
-done
-[ "$members" = 3 ] || fail "the call control did not pick up the queue and its members"
+  [ "$members" = 3 ]
+}
+poll 100 0.1 three_members || fail "the call control did not pick up the queue and its members"
 
 echo "== ten callers, one a second; alice and bob answer (and hang up after a moment), carol's phone only rings"
 LPORT=${PORT[alice]} sipp_run alice uas_bye.xml -m 10 -mp "$(free_media_port)" &
@@ -107,24 +103,16 @@ for name in alice bob; do
   AS=$name api PUT /agents/me/state '{"state":"not_ready","reason":"break"}' >/dev/null || fail "$name could not take a break"
 done
 sipp_run abandon uac_call.xml -s 4000 -d 1500 -mp "$(free_media_port)" || fail "the waiting caller's call failed"
-for _ in $(seq 1 50); do
-  tasks=$(db "SELECT owner_kind || ':' || owner_id || ':' || reason FROM callback_tasks WHERE state = 'open'")
-  [ -n "$tasks" ] && break
-  sleep 0.1
-done
-[ "$tasks" = "queue:sales:abandoned_while_waiting" ] || fail "call-back task: got [$tasks]"
+poll 50 0.1 db_is "SELECT owner_kind || ':' || owner_id || ':' || reason FROM callback_tasks WHERE state = 'open'" \
+  "queue:sales:abandoned_while_waiting" || fail "call-back task: got [$FOUND]"
 
 echo "== maximum wait 1 s, then the call-back offer: the caller presses 1, is hung up on, a task is filed"
 api PATCH /queues/sales '{"config":{"max_wait":1,"on_max_wait":{"action":"offer_callback"}}}' >/dev/null ||
   fail "setting the maximum wait failed"
 sleep 6 # the call control re-reads queues every 5 s
 sipp_run press-1 uac_press_1.xml -s 4000 -mp "$(free_media_port)" || fail "the caller who pressed 1 was not hung up on"
-for _ in $(seq 1 50); do
-  requested=$(db "SELECT owner_kind || ':' || owner_id FROM callback_tasks WHERE reason = 'requested'")
-  [ -n "$requested" ] && break
-  sleep 0.1
-done
-[ "$requested" = "queue:sales" ] || fail "requested call-back task: got [$requested]"
+poll 50 0.1 db_is "SELECT owner_kind || ':' || owner_id FROM callback_tasks WHERE reason = 'requested'" queue:sales ||
+  fail "requested call-back task: got [$FOUND]"
 [ "$(db "SELECT end_cause FROM calls ORDER BY started_at DESC LIMIT 1")" = callback-requested ] ||
   fail "the CDR of the call-back request does not say so"
 
@@ -135,12 +123,8 @@ ALICE=$!
 # This caller sends no RTP at all: 4 s after the answer the server ends the call.
 sipp_run dropped uac_wait_bye.xml -s 4000 -mp "$(free_media_port)" || fail "the silent caller was not hung up on"
 wait "$ALICE" || fail "alice's phone did not get BYE for the dropped call"
-for _ in $(seq 1 50); do
-  task=$(db "SELECT owner_kind || ':' || owner_id || ':' || reason FROM callback_tasks WHERE reason = 'dropped_mid_call'")
-  [ -n "$task" ] && break
-  sleep 0.1
-done
-[ "$task" = "agent:$(user_id alice):dropped_mid_call" ] || fail "dropped-call task: got [$task]"
+poll 50 0.1 db_is "SELECT owner_kind || ':' || owner_id || ':' || reason FROM callback_tasks WHERE reason = 'dropped_mid_call'" \
+  "agent:$(user_id alice):dropped_mid_call" || fail "dropped-call task: got [$FOUND]"
 
 echo "== kill -9 with alice in wrap-up, carol's phone ringing, bob on a break; restart"
 api PATCH /queues/sales '{"config":{"wrap_up":120}}' >/dev/null || fail "setting a wrap-up time failed"
@@ -184,12 +168,9 @@ LPORT=${PORT[carol]} sipp_run carol-direct uas_answer.xml -mp "$(free_media_port
 CAROL=$!
 sipp_run direct uac_call.xml -s 1003 -d 3000 -mp "$(free_media_port)" &
 DIRECT=$!
-for _ in $(seq 1 50); do
-  direct_id=$(db "SELECT id FROM calls WHERE callee = '1003' AND state = 'answered'")
-  [ -n "$direct_id" ] && break
-  sleep 0.1
-done
-[ -n "$direct_id" ] || fail "the direct call to carol was not answered"
+poll 50 0.1 db_found "SELECT id FROM calls WHERE callee = '1003' AND state = 'answered'" ||
+  fail "the direct call to carol was not answered"
+direct_id=$FOUND
 # Parked with music while carol talks; hangs up after 6 s if nobody answers.
 sipp_run queued uac_call.xml -s 4000 -d 6000 -mp "$(free_media_port)" &
 QUEUED=$!

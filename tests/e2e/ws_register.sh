@@ -46,11 +46,8 @@ cdrs() {
     "SELECT end_cause FROM calls WHERE callee = '1001' ORDER BY started_at" | tr '\n' ' '
 }
 want="caller-cancel media-negotiation-failed unavailable "
-for _ in $(seq 1 50); do
-  [ "$(cdrs)" = "$want" ] && break
-  sleep 0.1
-done
-[ "$(cdrs)" = "$want" ] || fail "CDRs of the calls to 1001: [$(cdrs)], want [$want]"
+cdrs_as_wanted() { [ "$(cdrs)" = "$want" ]; }
+poll 50 0.1 cdrs_as_wanted || fail "CDRs of the calls to 1001: [$(cdrs)], want [$want]"
 open=$(sqlite3 "$WORK/var/switchboard.db" "SELECT count(*) FROM calls WHERE ended_at IS NULL")
 [ "$open" = 0 ] || fail "$open call(s) left open"
 stop_server

@@ -63,6 +63,21 @@ keep_logs() {
     ! -name 'sipp-*' -exec cp --backup=numbered -t "$dest" {} + 2>/dev/null || true
 }
 
+# poll TRIES EVERY CMD [ARGS...]: runs CMD every EVERY seconds until it succeeds, at most TRIES
+# times; returns 1 when it never did. For what a server does a moment after the event that
+# caused it (the records writer files calls in batches, the call control re-reads its queues):
+# CMD is a test, often a small function that also leaves what it saw in a variable for the
+# caller's failure message.
+poll() {
+  local tries=$1 every=$2 _
+  shift 2
+  for _ in $(seq 1 "$tries"); do
+    "$@" && return 0
+    sleep "$every"
+  done
+  return 1
+}
+
 # bench_run example|bin NAME [ARGS...]: runs the workspace's example or binary NAME from the repo
 # root: built in release for a measurement; for a smoke run (SMOKE=1) the debug build that the
 # test command's `cargo test --workspace` already made. Always built with --workspace: with `-p`

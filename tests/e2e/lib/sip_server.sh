@@ -26,6 +26,14 @@ fail() {
   exit 1
 }
 
+# db SQL: a query on the server's store (SQLite in $WORK), rows as sqlite3 prints them. A suite
+# with another store (multinode: PostgreSQL) defines its own.
+db() { sqlite3 "$WORK/var/switchboard.db" "$1"; }
+# Tests for `poll` on what the store holds; what the query printed is left in $FOUND.
+db_is() { FOUND=$(db "$1"); [ "$FOUND" = "$2" ]; }           # db_is SQL WANT
+db_found() { FOUND=$(db "$1"); [ -n "$FOUND" ]; }             # db_found SQL: any row
+db_at_least() { FOUND=$(db "$1"); [ "${FOUND:-0}" -ge "$2" ]; } # db_at_least SQL N: a count ≥ N
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
