@@ -1,12 +1,15 @@
 //! The `dialer-sim` benchmark: progressive and predictive dialing side by side in the seeded
 //! simulator (20 agents, 25 % answer rate, the service rules' short call-back conversations).
 //!
-//! Usage: `dialer-sim [--days N] [--seeds N]`. Prints one line per mode and seed, then the
-//! figure as the last line. "Busy" is talk plus wrap-up per logged-in agent hour.
+//! Usage: `dialer-sim [--days N] [--seeds N] [--wrap-up-spread S]`. Prints one line per mode and
+//! seed, then the figure as the last line. "Busy" is talk plus wrap-up per logged-in agent hour.
+//! `--wrap-up-spread S` draws each wrap-up from 30 ± S s instead of the product's fixed 30 s.
 
 use std::process::ExitCode;
 
-use switchboard_dialer::sim::{SimParams, SimReport, run};
+use std::time::Duration;
+
+use switchboard_dialer::sim::{Dist, SimParams, SimReport, run};
 use switchboard_dialer::{Mode, PacingConfig};
 
 fn arg(args: &[String], name: &str, default: u32) -> Result<u32, String> {
@@ -51,7 +54,24 @@ fn pacing(args: &[String]) -> Result<PacingConfig, String> {
     Ok(p)
 }
 
-fn simulate(mode: Mode, days: u32, seeds: u32, pacing: &PacingConfig) -> Result<Totals, String> {
+/// The benchmark world of `mode`, with the run's days, pacing knobs and wrap-up spread.
+fn world(mode: Mode, days: u32, pacing: &PacingConfig, wrap_up_spread: u32) -> SimParams {
+    let mut p = SimParams::benchmark(mode);
+    p.days = days;
+    p.pacing = pacing.clone();
+    if wrap_up_spread > 0 {
+        let mean = 30;
+        let spread = u64::from(wrap_up_spread.min(mean));
+        p.wrap_up = Dist::Uniform {
+            lo: Duration::from_secs(u64::from(mean) - spread),
+            hi: Duration::from_secs(u64::from(mean) + spread),
+        };
+    }
+    p
+}
+
+fn simulate(seeds: u32, p: &SimParams) -> Result<Totals, String> {
+    let mode = p.mode;
     let mut t = Totals {
         busy_hours: 0.0,
         agent_hours: 0.0,
@@ -61,10 +81,7 @@ fn simulate(mode: Mode, days: u32, seeds: u32, pacing: &PacingConfig) -> Result<
         violations: 0,
     };
     for seed in 0..seeds {
-        let mut p = SimParams::benchmark(mode);
-        p.days = days;
-        p.pacing = pacing.clone();
-        let r: SimReport = run(&p, u64::from(seed) + 1).map_err(|e| e.to_string())?;
+        let r: SimReport = run(p, u64::from(seed) + 1).map_err(|e| e.to_string())?;
         println!(
             "{mode:<11} seed {seed}: {:.1} busy min/agent-h, {} placed, {} live, {} abandoned \
              ({:.2} %, worst day {:.2} %), {} switches, {} redial blocks, {} violations",
@@ -90,9 +107,13 @@ fn simulate(mode: Mode, days: u32, seeds: u32, pacing: &PacingConfig) -> Result<
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (days, seeds) = match (arg(&args, "--days", 5), arg(&args, "--seeds", 3)) {
-        (Ok(d), Ok(s)) if d > 0 && s > 0 => (d, s),
-        (Err(e), _) | (_, Err(e)) => {
+    let (days, seeds, spread) = match (
+        arg(&args, "--days", 5),
+        arg(&args, "--seeds", 3),
+        arg(&args, "--wrap-up-spread", 0),
+    ) {
+        (Ok(d), Ok(s), Ok(w)) if d > 0 && s > 0 => (d, s, w),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             eprintln!("dialer-sim: {e}");
             return ExitCode::from(2);
         }
@@ -109,8 +130,8 @@ fn main() -> ExitCode {
         }
     };
     let (prog, pred) = match (
-        simulate(Mode::Progressive, days, seeds, &knobs),
-        simulate(Mode::Predictive, days, seeds, &knobs),
+        simulate(seeds, &world(Mode::Progressive, days, &knobs, spread)),
+        simulate(seeds, &world(Mode::Predictive, days, &knobs, spread)),
     ) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {

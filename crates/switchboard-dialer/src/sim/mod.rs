@@ -65,7 +65,11 @@ impl SimParams {
     ///
     /// Call lengths follow the service rules' "effective call": the customer is reached, a short
     /// conversation happens and the purpose is stated — talk is log-normal with mean 150 s and
-    /// standard deviation 75 s (clamped to 20 s - 15 min), wrap-up uniform 20-40 s (mean 30 s).
+    /// standard deviation 75 s (clamped to 20 s - 15 min). Wrap-up is 30 s, always: the product
+    /// holds an agent in wrap-up for exactly `dialer.wrap_up_secs` (default 30) after a dialer
+    /// call whatever the agent does (`sip_tu/dialing.rs`), and tells the pacing when it ends.
+    /// (Until session 9 the benchmark drew it from 20-40 s, a spread the product does not have:
+    /// `dialer-sim --wrap-up-spread 10` runs that world.)
     /// Answered calls ring log-normal mean 8 s (2-19 s); 10 % are busy (2-5 s), 5 % unreachable
     /// (1-3 s) and the other 60 % ring until the 20 s ring timeout.
     pub fn benchmark(mode: Mode) -> Self {
@@ -99,10 +103,7 @@ impl SimParams {
                 min: secs(20),
                 max: secs(900),
             },
-            wrap_up: Dist::Uniform {
-                lo: secs(20),
-                hi: secs(40),
-            },
+            wrap_up: Dist::Fixed(secs(30)),
             preview_think: Dist::Uniform {
                 lo: secs(3),
                 hi: secs(20),
