@@ -3,7 +3,7 @@
 //!
 //! Usage: `dialer-sim [--days N] [--seeds N] [--wrap-up-spread S]`. Prints one line per mode and
 //! seed, then the figure as the last line. "Busy" is talk plus wrap-up per logged-in agent hour.
-//! `--wrap-up-spread S` draws each wrap-up from 30 ± S s instead of the product's fixed 30 s.
+//! `--wrap-up-spread S` draws each wrap-up from the benchmark's fixed one (30 s) ± S s.
 
 use std::process::ExitCode;
 
@@ -60,11 +60,11 @@ fn world(mode: Mode, days: u32, pacing: &PacingConfig, wrap_up_spread: u32) -> S
     p.days = days;
     p.pacing = pacing.clone();
     if wrap_up_spread > 0 {
-        let mean = 30;
-        let spread = u64::from(wrap_up_spread.min(mean));
+        let mean = p.wrap_up.nominal_mean();
+        let spread = Duration::from_secs(u64::from(wrap_up_spread)).min(mean);
         p.wrap_up = Dist::Uniform {
-            lo: Duration::from_secs(u64::from(mean) - spread),
-            hi: Duration::from_secs(u64::from(mean) + spread),
+            lo: mean - spread,
+            hi: mean + spread,
         };
     }
     p
