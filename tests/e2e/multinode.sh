@@ -80,12 +80,7 @@ start_node() {
       exec "$BIN" serve >>"$WORK/serve-$n.log" 2>&1
   ) &
   NODE_PID[$n]=$!
-  for _ in $(seq 1 300); do
-    curl -fs "127.0.0.1:${HTTP[$n]}/healthz" >/dev/null 2>&1 && return 0
-    kill -0 "${NODE_PID[$n]}" 2>/dev/null || { cat "$WORK/serve-$n.log"; fail "node $n exited at start"; }
-    sleep 0.2
-  done
-  fail "node $n did not start"
+  await_healthy "127.0.0.1:${HTTP[$n]}/healthz" "${NODE_PID[$n]}" "node $n" "$WORK/serve-$n.log"
 }
 
 # api NODE METHOD PATH [JSON] as USER (default boss): prints the body, fails on a non-2xx status.

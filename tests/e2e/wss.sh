@@ -43,11 +43,7 @@ echo "== HTTPS serves the console and the API; plain HTTP on the port is refused
 export SWITCHBOARD_HTTP__TLS_CERT_FILE="$WORK/cert.pem" SWITCHBOARD_HTTP__TLS_KEY_FILE="$WORK/key.pem"
 "$BIN" serve >>"$WORK/serve.log" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 1 300); do
-  curl -fsk "https://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && break
-  kill -0 "$SERVER_PID" 2>/dev/null || fail "server exited at start"
-  sleep 0.2
-done
+await_healthy "https://127.0.0.1:$HTTP_PORT/healthz" "$SERVER_PID" server
 curl -fs --cacert "$WORK/cert.pem" "https://127.0.0.1:$HTTP_PORT/healthz" | grep -q ok ||
   fail "healthz over HTTPS (verified against the certificate) failed"
 page=$(curl -fs --cacert "$WORK/cert.pem" "https://127.0.0.1:$HTTP_PORT/") ||

@@ -86,12 +86,22 @@ unset RUST_LOG
 start_server() {
   "$BIN" serve >>"$WORK/serve.log" 2>&1 &
   SERVER_PID=$!
-  for _ in $(seq 1 300); do
-    curl -fs "127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || fail "server exited at start"
-    sleep 0.2
-  done
-  fail "server did not start"
+  await_healthy "127.0.0.1:$HTTP_PORT/healthz" "$SERVER_PID" server
+}
+
+# await_healthy URL PID WHAT [LOG]: until URL answers (up to 60 s); fails at once, naming WHAT,
+# when the process PID exits first (printing LOG when given; fail prints serve.log's tail).
+# curl -k: wss.sh's server has a self-signed certificate.
+await_healthy() {
+  poll 300 0.2 healthy_or_gone "$@" || fail "$3 did not start"
+}
+healthy_or_gone() {
+  curl -fsk "$1" >/dev/null 2>&1 && return 0
+  if ! kill -0 "$2" 2>/dev/null; then
+    [ -z "${4:-}" ] || cat "$4"
+    fail "$3 exited at start"
+  fi
+  return 1
 }
 
 stop_server() {
