@@ -46,6 +46,6 @@ HTTP_PORT=$HTTP_PORT SIP_PORT=$SIP_PORT DOMAIN=$DOMAIN PASSWORD=$PASSWORD TOKEN=
 # The browser test stopped the first server (a server-gone check) and ran its own since.
 SERVER_PID=
 echo "== every call to 1001 has a closed CDR"
-open=$(sqlite3 "$WORK/var/switchboard.db" "SELECT count(*) FROM calls WHERE ended_at IS NULL")
+open=$(db "SELECT count(*) FROM calls WHERE ended_at IS NULL")
 [ "$open" = 0 ] || fail "$open call(s) left open"
 echo "console: ok"

@@ -68,10 +68,10 @@ wait "$UAS_PID" || fail "the agent's phone did not see the call through"
 poll 100 0.1 db_found "SELECT id FROM recordings WHERE call_id = '$call_id' AND state = 'complete'" ||
   fail "the recording was not completed"
 recording_id=$FOUND
-agent_id=$(sqlite3 "$WORK/var/switchboard.db" "SELECT agent_user_id FROM calls WHERE id = '$call_id'")
+agent_id=$(db "SELECT agent_user_id FROM calls WHERE id = '$call_id'")
 echo "   call $call_id, recording $recording_id, agent $agent_id"
 
 HTTP_PORT=$HTTP_PORT PASSWORD=$PASSWORD TOKEN=$TOKEN ADMIN_TOKEN=$ADMIN_TOKEN AGENT_TOKEN=$AGENT_TOKEN \
-  RECORDING=$recording_id AGENT_ID=$agent_id WAV="$WORK/recordings/$(sqlite3 "$WORK/var/switchboard.db" "SELECT path FROM recordings WHERE id = '$recording_id'")" \
+  RECORDING=$recording_id AGENT_ID=$agent_id WAV="$WORK/recordings/$(db "SELECT path FROM recordings WHERE id = '$recording_id'")" \
   SHOTS="$ROOT/docs/screenshots" timeout 300 node "$ROOT/tests/browser/qa.js" || fail "QA page checks failed (exit $?)"
 echo "qa: ok"

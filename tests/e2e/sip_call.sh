@@ -60,7 +60,7 @@ LPORT=$PHONE_PORT sipp_run register register.xml -s 1001 -au 1001 -ap "$PASSWORD
 
 # cdr CALL-NUMBER: "state end_cause sip_status hangup_by" of the newest call to that number.
 cdr() {
-  sqlite3 "$WORK/var/switchboard.db" \
+  db \
     "SELECT state, end_cause, IFNULL(sip_status, '-'), hangup_by, IFNULL(recording_id, '-')
        FROM calls WHERE callee = '$1' ORDER BY started_at DESC LIMIT 1" | tr '|' ' '
 }
@@ -126,7 +126,7 @@ read -r _ _ _ _ recording_id <<<"$(cdr 1001)"
 [ "$recording_id" != "-" ] || fail "the call has no recording row"
 poll 50 0.1 db_is "SELECT state FROM recordings WHERE id = '$recording_id'" complete ||
   fail "recording row state is [$FOUND], want complete"
-wav="$WORK/recordings/$(sqlite3 "$WORK/var/switchboard.db" "SELECT path FROM recordings WHERE id = '$recording_id'")"
+wav="$WORK/recordings/$(db "SELECT path FROM recordings WHERE id = '$recording_id'")"
 mapfile -t channels < <(python3 "$RTP_TOOLS" wav-check "$wav")
 echo "   recording $(basename "$wav"): left ${channels[0]}, right ${channels[1]} (rms Hz)"
 read -r left_rms left_hz <<<"${channels[0]}"
@@ -137,9 +137,9 @@ gap_ms=$(python3 "$RTP_TOOLS" wav-gap "$wav")
 echo "   paused span in the recording: $gap_ms ms of silence"
 # Paused for 1.2 s between two API calls; allow for a loaded machine's scheduling.
 [ "$gap_ms" -ge 900 ] && [ "$gap_ms" -le 2500 ] || fail "the paused span is $gap_ms ms, want about 1200"
-paused=$(sqlite3 "$WORK/var/switchboard.db" "SELECT paused_json FROM recordings WHERE id = '$recording_id'")
+paused=$(db "SELECT paused_json FROM recordings WHERE id = '$recording_id'")
 [ "$paused" != "[]" ] || fail "the recording row does not list the paused span"
-sha=$(sqlite3 "$WORK/var/switchboard.db" "SELECT sha256 FROM recordings WHERE id = '$recording_id'")
+sha=$(db "SELECT sha256 FROM recordings WHERE id = '$recording_id'")
 [ "$sha" = "$(sha256sum "$wav" | cut -d' ' -f1)" ] || fail "recording SHA-256 in the store does not match the file"
 wait_ports_free "the call"
 

@@ -42,13 +42,13 @@ HTTP_PORT=$HTTP_PORT SIP_PORT=$SIP_PORT DOMAIN=$DOMAIN PASSWORD=$PASSWORD TOKEN=
 
 echo "== the calls' CDRs are closed: cancelled, refused for its media, ended with its socket"
 cdrs() {
-  sqlite3 "$WORK/var/switchboard.db" \
+  db \
     "SELECT end_cause FROM calls WHERE callee = '1001' ORDER BY started_at" | tr '\n' ' '
 }
 want="caller-cancel media-negotiation-failed unavailable "
 cdrs_as_wanted() { [ "$(cdrs)" = "$want" ]; }
 poll 50 0.1 cdrs_as_wanted || fail "CDRs of the calls to 1001: [$(cdrs)], want [$want]"
-open=$(sqlite3 "$WORK/var/switchboard.db" "SELECT count(*) FROM calls WHERE ended_at IS NULL")
+open=$(db "SELECT count(*) FROM calls WHERE ended_at IS NULL")
 [ "$open" = 0 ] || fail "$open call(s) left open"
 stop_server
 echo "ws_register: ok"
