@@ -21,8 +21,9 @@ ensure_rust_tools() {
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
   # The backup tests run pg_dump and pg_restore against the test PostgreSQL.
   ensure_apt pg_dump postgresql-client pg_restore postgresql-client
-  # The backup mirror (backup.copy_to) is rsync.
-  ensure_apt rsync rsync
+  # The backup mirror (backup.copy_to) is rsync, over SSH to another machine: the test of that
+  # runs its own sshd.
+  ensure_apt rsync rsync ssh openssh-client ssh-keygen openssh-client sshd openssh-server
 }
 
 # PostgreSQL must answer at $SWITCHBOARD_TEST_PG_URL's host and port: a missing database is a

@@ -56,7 +56,7 @@ pub struct Schedule {
     pub database_url: String,
     pub recordings_dir: PathBuf,
     /// Where the runs are mirrored after each one (`backup.copy_to`), if anywhere.
-    pub copy_to: Option<String>,
+    pub copy_to: Option<crate::backup_copy::CopyTarget>,
 }
 
 /// Takes one backup now into `schedule.dir` and prunes old runs; logs what happened.
@@ -82,9 +82,11 @@ pub async fn run_once(store: &Store, schedule: &Schedule, now: Timestamp) {
                 "daily backup written"
             );
             prune(&schedule.dir, schedule.keep);
-            if let Some(dest) = &schedule.copy_to {
-                match crate::backup_copy::mirror(&schedule.dir, dest).await {
-                    Ok(()) => tracing::info!(dest = %dest, "backups copied to the other machine"),
+            if let Some(target) = &schedule.copy_to {
+                match crate::backup_copy::mirror(&schedule.dir, target).await {
+                    Ok(()) => {
+                        tracing::info!(dest = %target.dest, "backups copied to the other machine")
+                    }
                     Err(e) => {
                         tracing::error!(error = %e, "backups not copied; the next run tries again")
                     }

@@ -378,6 +378,6 @@ fn backup_schedule(config: &Config) -> Option<crate::backup_schedule::Schedule> 
         keep: config.backup.keep as usize,
         database_url: config.database.url.clone(),
         recordings_dir: config.storage.recordings_dir.clone(),
-        copy_to: Some(config.backup.copy_to.clone()).filter(|d| !d.is_empty()),
+        copy_to: config.backup.copy_target(),
     })
 }

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use switchboard::backup_copy::{CopyError, mirror};
+use switchboard::backup_copy::{CopyError, CopyTarget, SshOptions, mirror};
 use switchboard::backup_schedule::{Schedule, run_name, run_once};
 use switchboard_store::backup::verify_backup;
 use switchboard_store::testing::{TestDb, t, tenant};
@@ -62,7 +62,10 @@ async fn runs_are_mirrored_to_the_other_machine_and_pruned_there_too() {
         keep: 1,
         database_url: db.url.clone(),
         recordings_dir: recordings.path().to_path_buf(),
-        copy_to: Some(other.path().display().to_string()),
+        copy_to: Some(CopyTarget {
+            dest: other.path().display().to_string(),
+            ssh: SshOptions::default(),
+        }),
     };
     run_once(&db.store, &schedule, t(0)).await;
     assert!(
@@ -91,7 +94,11 @@ async fn a_copy_that_cannot_be_made_says_where_and_why() {
     let blocker = out.path().join("a-file");
     std::fs::write(&blocker, "not a folder").unwrap();
     let dest = blocker.join("backups").display().to_string();
-    match mirror(out.path(), &dest).await {
+    let target = CopyTarget {
+        dest: dest.clone(),
+        ssh: SshOptions::default(),
+    };
+    match mirror(out.path(), &target).await {
         Err(CopyError::Failed {
             dest: d, stderr, ..
         }) => {

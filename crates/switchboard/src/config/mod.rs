@@ -231,11 +231,37 @@ impl Config {
                     "copies the daily backups: set backup.dir too".into(),
                 );
             }
-            if !crate::backup_copy::rsync_available() {
+            if !crate::backup_copy::tool_available("rsync") {
                 return err(
                     "backup.copy_to",
                     "needs rsync on this machine (apt install rsync)".into(),
                 );
+            }
+            if crate::backup_copy::is_remote(&self.backup.copy_to)
+                && !crate::backup_copy::tool_available("ssh")
+            {
+                return err(
+                    "backup.copy_to",
+                    "copies over SSH: needs ssh on this machine (apt install openssh-client)"
+                        .into(),
+                );
+            }
+        }
+        if self.backup.ssh_port == 0 {
+            return err("backup.ssh_port", "must be 1-65535".into());
+        }
+        for (key, path) in [
+            ("backup.ssh_key", &self.backup.ssh_key),
+            ("backup.ssh_known_hosts", &self.backup.ssh_known_hosts),
+        ] {
+            if path.as_os_str().is_empty() {
+                continue;
+            }
+            if let Some(why) = crate::backup_copy::unquotable(path) {
+                return err(key, format!("{}: {why}", path.display()));
+            }
+            if let Err(e) = std::fs::File::open(path) {
+                return err(key, format!("cannot read {}: {e}", path.display()));
             }
         }
         if self.rtp.port_min < 1024 {

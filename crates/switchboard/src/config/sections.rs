@@ -286,6 +286,27 @@ pub struct BackupConfig {
     /// mounted share) or `[user@]host:path` over SSH with a key (never a password prompt).
     /// Runs pruned here are deleted there too; other files there are left alone. Empty: off.
     pub copy_to: String,
+    /// SSH port of the backup host (for `[user@]host:path`).
+    pub ssh_port: u16,
+    /// Private key for the backup host, used alone; empty: the service user's `~/.ssh` keys.
+    pub ssh_key: PathBuf,
+    /// Known-hosts file the backup host's key must be in; empty: the service user's.
+    pub ssh_known_hosts: PathBuf,
+}
+
+impl BackupConfig {
+    /// Where and how `serve` mirrors the runs, when `copy_to` is set.
+    pub fn copy_target(&self) -> Option<crate::backup_copy::CopyTarget> {
+        let path = |p: &PathBuf| (!p.as_os_str().is_empty()).then(|| p.clone());
+        (!self.copy_to.is_empty()).then(|| crate::backup_copy::CopyTarget {
+            dest: self.copy_to.clone(),
+            ssh: crate::backup_copy::SshOptions {
+                port: (self.ssh_port != 22).then_some(self.ssh_port),
+                identity: path(&self.ssh_key),
+                known_hosts: path(&self.ssh_known_hosts),
+            },
+        })
+    }
 }
 
 impl Default for BackupConfig {
@@ -295,6 +316,9 @@ impl Default for BackupConfig {
             time: "03:00".into(),
             keep: 7,
             copy_to: String::new(),
+            ssh_port: 22,
+            ssh_key: PathBuf::new(),
+            ssh_known_hosts: PathBuf::new(),
         }
     }
 }

@@ -126,6 +126,18 @@ fn invalid_values_are_named() {
         "backup.copy_to"
     );
     assert_eq!(
+        key_error(load("[backup]\nssh_key = \"/nonexistent/backup_key\"\n")).0,
+        "backup.ssh_key"
+    );
+    assert_eq!(
+        key_error(load("[backup]\nssh_known_hosts = \"/tmp/it's\"\n")).0,
+        "backup.ssh_known_hosts"
+    );
+    assert_eq!(
+        key_error(load("[backup]\nssh_port = 0\n")).0,
+        "backup.ssh_port"
+    );
+    assert_eq!(
         key_error(load("[rtp]\nport_min = 20001\n")).0,
         "rtp.port_min"
     );
