@@ -134,8 +134,15 @@ impl Core {
                     tracing::debug!(error = %e, "TU response for a gone transaction");
                 }
             }
-            Command::SendRequest { request, to, reply } => {
-                let _ = reply.send(self.layer.send_request(request, to, now));
+            Command::SendRequest { request, to } => {
+                // The handle already gave the TU this key (see `SipHandle::send_request`).
+                let key = TxKey::for_outgoing_request(&request);
+                if let Err(e) = self.layer.send_request(request, to, now) {
+                    tracing::warn!(error = %e, "a request of the TU could not be sent");
+                    if let Ok(key) = key {
+                        let _ = self.tu.try_send(TuEvent::TransportError { key });
+                    }
+                }
             }
             Command::SendStateless { message, to } => self.layer.send_stateless(message, to),
         }

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub use counters::{Counters, TransportCounters};
@@ -95,19 +95,9 @@ pub(crate) struct Inbound {
 /// What the TU asks of the core.
 #[derive(Debug)]
 pub(crate) enum Command {
-    Respond {
-        key: TxKey,
-        response: Response,
-    },
-    SendRequest {
-        request: Request,
-        to: Peer,
-        reply: oneshot::Sender<Result<TxKey, TxError>>,
-    },
-    SendStateless {
-        message: Message,
-        to: Peer,
-    },
+    Respond { key: TxKey, response: Response },
+    SendRequest { request: Request, to: Peer },
+    SendStateless { message: Message, to: Peer },
 }
 
 /// The TU's way to answer and originate; cheap to clone.
@@ -126,13 +116,22 @@ impl SipHandle {
     }
 
     /// Starts a client transaction; its responses come back as [`TuEvent::Response`].
+    ///
+    /// The key is the request's own (its top Via branch and method), so the TU does not wait
+    /// for the core to start the transaction: with the core busy that round trip, twice a call
+    /// (the INVITE and the BYE out), held up every other call's signalling behind it and made
+    /// the TU's queue the limit of the call rate. Should the core then refuse the transaction
+    /// (its branch already in use), that comes back as [`TuEvent::TransportError`].
     pub async fn send_request(&self, request: Request, to: Peer) -> Result<TxKey, DriverError> {
-        let (reply, rx) = oneshot::channel();
+        if request.method == crate::message::Method::Ack {
+            return Err(TxError::AckNotTransactional.into());
+        }
+        let key = TxKey::for_outgoing_request(&request)?;
         self.commands
-            .send(Command::SendRequest { request, to, reply })
+            .send(Command::SendRequest { request, to })
             .await
             .map_err(|_| DriverError::Stopped)?;
-        Ok(rx.await.map_err(|_| DriverError::Stopped)??)
+        Ok(key)
     }
 
     /// Sends a message outside any transaction (the ACK of a 2xx).

@@ -108,6 +108,51 @@ async fn register_goes_to_the_tu_and_its_answer_goes_back_over_udp() {
     driver.shutdown().await;
 }
 
+/// The TU gets a client transaction's key at once (no round trip to the core); the request goes
+/// out on the wire, and a second request on the same branch, which the core cannot start,
+/// comes back as a transport error for that key.
+#[tokio::test]
+async fn a_request_of_the_tu_goes_out_and_a_refused_one_comes_back_as_an_error() {
+    let (driver, mut tu) = start().await;
+    let handle = driver.handle();
+    let phone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let to = crate::transaction::Peer {
+        transport: crate::message::Transport::Udp,
+        addr: phone.local_addr().expect("addr"),
+    };
+    let Ok(Message::Request(request)) = parse_datagram(options("UDP", "out1").as_bytes()) else {
+        panic!("the test's OPTIONS parses");
+    };
+    let key = handle
+        .send_request(request.clone(), to)
+        .await
+        .expect("sent");
+    assert_eq!(key, TxKey::for_outgoing_request(&request).expect("key"));
+    let mut buf = vec![0u8; 65536];
+    let n = tokio::time::timeout(WAIT, phone.recv(&mut buf))
+        .await
+        .expect("the request reaches the phone")
+        .expect("recv");
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("OPTIONS "));
+
+    let again = handle.send_request(request, to).await.expect("handed over");
+    assert_eq!(again, key);
+    loop {
+        let event = tokio::time::timeout(WAIT, tu.recv())
+            .await
+            .expect("the refusal reaches the TU");
+        match event {
+            Some(TuEvent::TransportError { key: k }) => {
+                assert_eq!(k, key);
+                break;
+            }
+            Some(_) => continue,
+            None => panic!("the driver stopped"),
+        }
+    }
+    driver.shutdown().await;
+}
+
 #[tokio::test]
 async fn requests_without_a_tu_are_answered_503() {
     let (driver, tu) = start().await;
