@@ -155,6 +155,29 @@ pub struct SipDriver {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// What the SIP UDP socket asks for as its receive buffer. Every request, response and
+/// retransmission of every call arrives on this one socket, and a burst (a trunk's busy minute,
+/// a restart's re-REGISTERs) that outruns the reader for a moment overflows Linux's default
+/// (~208 KiB, a few hundred messages) and loses datagrams, which then come back as
+/// retransmissions. The kernel caps the request at `net.core.rmem_max`.
+const UDP_RECEIVE_BUFFER: usize = 4 << 20;
+
+/// Binds the SIP UDP socket with [`UDP_RECEIVE_BUFFER`].
+fn bind_udp(addr: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Err(e) = socket.set_recv_buffer_size(UDP_RECEIVE_BUFFER) {
+        tracing::warn!(error = %e, "cannot enlarge the SIP UDP receive buffer");
+    }
+    tracing::info!(
+        bytes = socket.recv_buffer_size().unwrap_or(0),
+        "SIP UDP receive buffer (raise net.core.rmem_max for more)"
+    );
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    tokio::net::UdpSocket::from_std(socket.into())
+}
+
 impl SipDriver {
     /// Binds both listeners and spawns the tasks. TU events arrive on the returned receiver;
     /// when it is dropped (or full) requests other than OPTIONS are answered 503.
@@ -162,13 +185,11 @@ impl SipDriver {
         config: DriverConfig,
         counters: Arc<Counters>,
     ) -> Result<(SipDriver, mpsc::Receiver<TuEvent>), DriverError> {
-        let udp_socket = tokio::net::UdpSocket::bind(config.udp_listen)
-            .await
-            .map_err(|source| DriverError::Bind {
-                transport: "udp",
-                addr: config.udp_listen,
-                source,
-            })?;
+        let udp_socket = bind_udp(config.udp_listen).map_err(|source| DriverError::Bind {
+            transport: "udp",
+            addr: config.udp_listen,
+            source,
+        })?;
         let tcp_listener = tokio::net::TcpListener::bind(config.tcp_listen)
             .await
             .map_err(|source| DriverError::Bind {

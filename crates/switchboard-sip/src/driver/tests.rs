@@ -153,6 +153,22 @@ async fn a_request_of_the_tu_goes_out_and_a_refused_one_comes_back_as_an_error()
     driver.shutdown().await;
 }
 
+/// The SIP socket's receive buffer is enlarged beyond the system default (bursts of datagrams
+/// wait there instead of being dropped).
+#[tokio::test]
+async fn the_sip_udp_socket_gets_a_larger_receive_buffer() {
+    let any: SocketAddr = "127.0.0.1:0".parse().expect("address");
+    let ours = bind_udp(any).expect("bind");
+    let plain = std::net::UdpSocket::bind(any).expect("bind");
+    let size = |s: socket2::SockRef<'_>| s.recv_buffer_size().expect("SO_RCVBUF");
+    assert!(
+        size(socket2::SockRef::from(&ours)) > size(socket2::SockRef::from(&plain)),
+        "ours {} vs default {}",
+        size(socket2::SockRef::from(&ours)),
+        size(socket2::SockRef::from(&plain))
+    );
+}
+
 #[tokio::test]
 async fn requests_without_a_tu_are_answered_503() {
     let (driver, tu) = start().await;
