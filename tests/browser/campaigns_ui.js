@@ -8,6 +8,7 @@ const assert = require('assert/strict');
 const fs = require('fs');
 const path = require('path');
 const cs = require('./lib/console');
+const { apiClient } = require('./lib/api');
 
 const { HTTP_PORT, PASSWORD, TOKEN, WORK, SHOTS } = process.env;
 const BASE = `http://127.0.0.1:${HTTP_PORT}`;
@@ -23,12 +24,7 @@ async function shot(page, name) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
-async function api(method, p) {
-  const r = await fetch(`${BASE}/api/v1${p}`, { method, headers: { Authorization: `Bearer ${TOKEN}` } });
-  const data = r.status === 204 ? null : await r.json();
-  assert.ok(r.ok, `${method} ${p}: ${r.status} ${JSON.stringify(data)}`);
-  return data;
-}
+const api = apiClient(BASE, TOKEN);
 
 // 3 good rows in four zones (one key customer) and 2 bad ones: row 5 has a phone that is not
 // E.164, row 6 has no name. Spreadsheet rows count the header as row 1.

@@ -11,6 +11,7 @@ const fs = require('fs');
 const { spawn } = require('child_process');
 const cs = require('./lib/console');
 const sp = require('./lib/softphone');
+const { apiClient, until, sippRunner } = require('./lib/api');
 
 const { HTTP_PORT, SIP_PORT, PASSWORD, TOKEN, WORK, SCEN, SHOTS } = process.env;
 const BASE = `http://127.0.0.1:${HTTP_PORT}`;
@@ -19,40 +20,9 @@ const NEW_NUMBER = '+8613900002468';
 
 const step = (s) => console.log(`== ${s}`);
 
-async function api(method, path, body) {
-  const r = await fetch(`${BASE}/api/v1${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = r.status === 204 ? null : await r.json();
-  assert.ok(r.ok, `${method} ${path}: ${r.status} ${JSON.stringify(data)}`);
-  return data;
-}
-
-// Polls `fn` until it returns a truthy value; fails with `what` after `ms`.
-async function until(fn, what, ms = 10000) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await fn();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`${what} (last: ${JSON.stringify(last)})`);
-}
-
-// One SIPp caller to `to` (default extension 1001) running `scenario` (a file in WORK or SCEN),
-// in WORK (where the caller's pcap is); resolves with SIPp's exit status (0 = the scenario went
-// as written).
-// `port` pins SIPp's own port (a registered phone's contact).
-async function sipp(name, scenario, { to = '1001', extra = [], port } = {}) {
-  const args = ['-sf', scenario, '-s', to, '-m', '1', '-timeout', '60s', '-nostdin', ...extra,
-    '-i', '127.0.0.1', '-p', `${port || (await sp.freePort())}`, '-mp', `${await sp.freeMediaPort()}`,
-    '-trace_err', '-error_file', `${WORK}/sipp-${name}.err`, `127.0.0.1:${SIP_PORT}`];
-  const child = spawn('sipp', args, { stdio: 'ignore', cwd: WORK });
-  return new Promise((resolve) => child.on('exit', (status) => resolve(status)));
-}
+const api = apiClient(BASE, TOKEN);
+// SIPp callers dial extension 1001 unless told otherwise.
+const sipp = sippRunner({ WORK, SIP_PORT, defaultTo: '1001' });
 
 // A caller that must end with final response `code` (after ringing as long as it takes).
 function expecting(code) {

@@ -11,6 +11,7 @@
 const assert = require('assert/strict');
 const sp = require('./lib/softphone');
 const cs = require('./lib/console');
+const { apiClient } = require('./lib/api');
 
 const { HTTP_PORT, SIP_PORT, DOMAIN, PASSWORD, TOKEN, WORK, SCEN, RTP_TOOLS } = process.env;
 const peers = require('./lib/peers')({ SIP_PORT, WORK, SCEN, RTP_TOOLS });
@@ -35,13 +36,7 @@ const PAGE_HEARD = -25;
 const step = (s) => console.log(`== ${s}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function api(method, path, body) {
-  const headers = { Authorization: `Bearer ${TOKEN}` };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const r = await fetch(`${BASE}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  assert.ok(r.ok, `${method} ${path}: ${r.status} ${r.ok ? '' : await r.text()}`);
-  return r.status === 204 ? null : r.json();
-}
+const api = apiClient(BASE, TOKEN);
 
 // The newest call record with `number`, once `pred` holds (the records writer is asynchronous).
 async function callRecord(number, pred, what) {

@@ -14,9 +14,8 @@
 'use strict';
 
 const assert = require('assert/strict');
-const { spawn } = require('child_process');
 const cs = require('./lib/console');
-const sp = require('./lib/softphone');
+const { apiClient, until, sippRunner } = require('./lib/api');
 
 const { HTTP_PORT, SIP_PORT, PASSWORD, TOKEN, WORK, SCEN, SHOTS } = process.env;
 const BASE = `http://127.0.0.1:${HTTP_PORT}`;
@@ -26,36 +25,8 @@ const ALERT_BG = 'rgb(253, 232, 232)'; // --red-bg in console.css
 
 const step = (s) => console.log(`== ${s}`);
 
-async function api(method, path, body) {
-  const r = await fetch(`${BASE}/api/v1${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = r.status === 204 ? null : await r.json();
-  assert.ok(r.ok, `${method} ${path}: ${r.status} ${JSON.stringify(data)}`);
-  return data;
-}
-
-async function until(fn, what, ms = 10000) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await fn();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`${what} (last: ${JSON.stringify(last)})`);
-}
-
-// One SIPp caller to `to` running `scenario`; resolves with SIPp's exit status.
-async function sipp(name, scenario, { to, extra = [] }) {
-  const args = ['-sf', scenario, '-s', to, '-m', '1', '-timeout', '60s', '-nostdin', ...extra,
-    '-i', '127.0.0.1', '-p', `${await sp.freePort()}`, '-mp', `${await sp.freeMediaPort()}`,
-    '-trace_err', '-error_file', `${WORK}/sipp-${name}.err`, `127.0.0.1:${SIP_PORT}`];
-  const child = spawn('sipp', args, { stdio: 'ignore', cwd: WORK });
-  return new Promise((resolve) => child.on('exit', (status) => resolve(status)));
-}
+const api = apiClient(BASE, TOKEN);
+const sipp = sippRunner({ WORK, SIP_PORT });
 
 // The first wallboard receipt of `agent` in `status` at or after `after` (ms).
 async function boardSaw(board, agent, status, after, ms = 10000) {
