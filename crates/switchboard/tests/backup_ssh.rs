@@ -17,9 +17,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use switchboard::backup_copy::{CopyError, CopyTarget, SshOptions, mirror};
-use switchboard::backup_schedule::{Schedule, run_name, run_once};
+use switchboard::backup_schedule::{run_name, run_once};
 use switchboard_store::backup::verify_backup;
-use switchboard_store::testing::{TestDb, t, tenant};
+use switchboard_store::testing::t;
+
+mod backup_support;
+use backup_support::{Daily, names};
 
 /// OpenSSH's daemon, wherever the distribution put it.
 fn sshd_binary() -> PathBuf {
@@ -150,45 +153,26 @@ impl Drop for BackupHost {
     }
 }
 
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    v.sort();
-    v
-}
-
 #[tokio::test]
 async fn runs_are_mirrored_over_ssh_with_the_services_own_key_and_known_hosts() {
     let host = BackupHost::start();
-    let db = TestDb::sqlite().await;
-    tenant(&db.store, "acme").await;
-    let out = tempfile::tempdir().unwrap();
+    let daily = Daily::new().await;
     let vault = tempfile::tempdir().unwrap();
-    let recordings = tempfile::tempdir().unwrap();
     std::fs::write(vault.path().join("README.txt"), "the vault").unwrap();
     let target = host.target(
         vault.path(),
         host.path("client_key"),
         host.known_hosts(&host.path("host_key.pub")),
     );
-    let schedule = Schedule {
-        dir: out.path().to_path_buf(),
-        minute_of_day: 180,
-        keep: 1,
-        database_url: db.url.clone(),
-        recordings_dir: recordings.path().to_path_buf(),
-        copy_to: Some(target.clone()),
-    };
-    run_once(&db.store, &schedule, t(0)).await;
+    let schedule = daily.schedule(1, Some(target.clone()));
+    run_once(&daily.db.store, &schedule, t(0)).await;
     assert_eq!(
         names(vault.path()),
         vec![run_name(t(0)), "README.txt".to_string()],
         "sshd said: {}",
         host.log()
     );
-    run_once(&db.store, &schedule, t(86_400)).await;
+    run_once(&daily.db.store, &schedule, t(86_400)).await;
     assert_eq!(
         names(vault.path()),
         vec![run_name(t(86_400)), "README.txt".to_string()]
@@ -196,8 +180,8 @@ async fn runs_are_mirrored_over_ssh_with_the_services_own_key_and_known_hosts() 
     let manifest = verify_backup(&vault.path().join(run_name(t(86_400)))).unwrap();
     assert_eq!(manifest.row_counts["tenants"], 1);
     // The same call again has nothing left to send and succeeds.
-    mirror(out.path(), &target).await.unwrap();
-    db.cleanup().await;
+    mirror(daily.out.path(), &target).await.unwrap();
+    daily.db.cleanup().await;
 }
 
 #[tokio::test]
