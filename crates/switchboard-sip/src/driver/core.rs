@@ -134,14 +134,12 @@ impl Core {
                     tracing::debug!(error = %e, "TU response for a gone transaction");
                 }
             }
-            Command::SendRequest { request, to } => {
-                // The handle already gave the TU this key (see `SipHandle::send_request`).
-                let key = TxKey::for_outgoing_request(&request);
+            Command::SendRequest { key, request, to } => {
+                // The TU already holds `key` (see `SipHandle::send_request`): a refusal must
+                // reach it as that transaction's failure.
                 if let Err(e) = self.layer.send_request(request, to, now) {
                     tracing::warn!(error = %e, "a request of the TU could not be sent");
-                    if let Ok(key) = key {
-                        let _ = self.tu.try_send(TuEvent::TransportError { key });
-                    }
+                    let _ = self.tu.try_send(TuEvent::TransportError { key });
                 }
             }
             Command::SendStateless { message, to } => self.layer.send_stateless(message, to),

@@ -95,9 +95,20 @@ pub(crate) struct Inbound {
 /// What the TU asks of the core.
 #[derive(Debug)]
 pub(crate) enum Command {
-    Respond { key: TxKey, response: Response },
-    SendRequest { request: Request, to: Peer },
-    SendStateless { message: Message, to: Peer },
+    Respond {
+        key: TxKey,
+        response: Response,
+    },
+    /// `key` is the request's own, already given to the TU.
+    SendRequest {
+        key: TxKey,
+        request: Request,
+        to: Peer,
+    },
+    SendStateless {
+        message: Message,
+        to: Peer,
+    },
 }
 
 /// The TU's way to answer and originate; cheap to clone.
@@ -123,12 +134,13 @@ impl SipHandle {
     /// the TU's queue the limit of the call rate. Should the core then refuse the transaction
     /// (its branch already in use), that comes back as [`TuEvent::TransportError`].
     pub async fn send_request(&self, request: Request, to: Peer) -> Result<TxKey, DriverError> {
-        if request.method == crate::message::Method::Ack {
-            return Err(TxError::AckNotTransactional.into());
-        }
-        let key = TxKey::for_outgoing_request(&request)?;
+        let key = TxKey::for_client_transaction(&request)?;
         self.commands
-            .send(Command::SendRequest { request, to })
+            .send(Command::SendRequest {
+                key: key.clone(),
+                request,
+                to,
+            })
             .await
             .map_err(|_| DriverError::Stopped)?;
         Ok(key)

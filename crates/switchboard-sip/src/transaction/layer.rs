@@ -78,6 +78,14 @@ impl TxKey {
         })
     }
 
+    /// The key of the client transaction sending `req` starts; an ACK starts none (§17.1.1.3).
+    pub fn for_client_transaction(req: &Request) -> Result<TxKey, TxError> {
+        if req.method == Method::Ack {
+            return Err(TxError::AckNotTransactional);
+        }
+        TxKey::for_outgoing_request(req)
+    }
+
     /// The key of the client transaction a received response belongs to.
     pub fn for_response(resp: &Response) -> Result<TxKey, TxError> {
         let via = resp.headers.top_via()?;
@@ -338,10 +346,7 @@ impl TransactionLayer {
     /// Starts a client transaction for `req` towards `to`. The top Via must carry a fresh
     /// RFC 3261 branch (see [`super::new_branch`]).
     pub fn send_request(&mut self, req: Request, to: Peer, now: Instant) -> Result<TxKey, TxError> {
-        if req.method == Method::Ack {
-            return Err(TxError::AckNotTransactional);
-        }
-        let key = TxKey::for_outgoing_request(&req)?;
+        let key = TxKey::for_client_transaction(&req)?;
         if self.txs.contains_key(&key) {
             return Err(TxError::Duplicate);
         }
