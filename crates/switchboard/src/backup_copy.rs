@@ -137,14 +137,13 @@ pub async fn mirror(dir: &Path, target: &CopyTarget) -> Result<(), CopyError> {
     }
 }
 
-/// Whether `tool` (rsync; ssh for a copy to another machine) can be run here: checked at start
-/// when `backup.copy_to` is set, so a missing tool stops `serve` with the key's name instead of
+/// Whether `tool` runs here, asked for its version with `version_flag` (`rsync --version`,
+/// `ssh -V`: both exit 0 without touching the network). Checked at start when
+/// `backup.copy_to` is set, so a missing tool stops `serve` with the key's name instead of
 /// failing quietly at 03:00.
-pub fn tool_available(tool: &str) -> bool {
-    // `ssh -V` and `rsync --version` both exit 0; neither touches the network.
-    let flag = if tool == "ssh" { "-V" } else { "--version" };
+pub fn tool_available(tool: &str, version_flag: &str) -> bool {
     std::process::Command::new(tool)
-        .arg(flag)
+        .arg(version_flag)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()

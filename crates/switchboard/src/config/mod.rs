@@ -231,14 +231,14 @@ impl Config {
                     "copies the daily backups: set backup.dir too".into(),
                 );
             }
-            if !crate::backup_copy::tool_available("rsync") {
+            if !crate::backup_copy::tool_available("rsync", "--version") {
                 return err(
                     "backup.copy_to",
                     "needs rsync on this machine (apt install rsync)".into(),
                 );
             }
             if crate::backup_copy::is_remote(&self.backup.copy_to)
-                && !crate::backup_copy::tool_available("ssh")
+                && !crate::backup_copy::tool_available("ssh", "-V")
             {
                 return err(
                     "backup.copy_to",
