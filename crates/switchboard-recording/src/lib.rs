@@ -10,6 +10,8 @@
 //! - [`recorder`]: the file driver. Feeds the aligner, writes frames through `hound` into a
 //!   `BufWriter`, brings the WAV header up to date at least once a second so a `kill -9` leaves a
 //!   valid file, and returns [`RecordingInfo`] (duration, size, SHA-256, paused segments).
+//! - [`files`]: opens and finishes recordings on threads of their own and syncs finished ones
+//!   to disk group-wise (one `syncfs` per batch), for the server.
 //! - [`layout`]: `recordings/YYYY/MM/DD/<call-id>.wav`, safe against path traversal.
 //! - [`repair`]: fixes WAV files a crash left behind (sizes recomputed from the file length,
 //!   trailing partial frame trimmed); idempotent; a directory scan for `recordings repair`.
@@ -20,6 +22,7 @@
 //!   test that replays its corpus.
 
 pub mod align;
+pub mod files;
 pub mod fuzzing;
 pub mod layout;
 pub mod peaks;
@@ -30,6 +33,7 @@ pub mod retention;
 mod walk;
 
 pub use align::{AlignStats, Aligner, AlignerConfig, Channel, PausedSegment, SAMPLE_RATE};
+pub use files::{FilesError, RecordingFiles};
 pub use layout::Layout;
 pub use peaks::{Peak, Peaks, waveform_peaks, waveform_peaks_for_width};
 pub use range::{ByteRange, RangeResolution, resolve_range_header};

@@ -15,7 +15,8 @@
 //! 140-170 µs of CPU per call-second in total (user ~100, system ~50), of which ~45 µs is the
 //! finish (fsync + hash), i.e. one core keeps up with ~6,000 concurrent recorded calls.
 //! `finish` does blocking file IO proportional to the call's length; async drivers should run
-//! it on a blocking thread.
+//! it on a blocking thread. The server does both through [`crate::files`], which turns the
+//! per-file `fsync` off and syncs the file system once per batch of finished recordings.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read};

@@ -15,7 +15,7 @@ use switchboard_media::playout::PlayoutSource;
 use switchboard_media::ports::PortAllocator;
 use switchboard_media::relay::RelayConfig;
 use switchboard_media::webrtc_leg::{WebRtcConfig, WebRtcLegs, WebRtcRuntime};
-use switchboard_recording::Layout;
+use switchboard_recording::{FilesError, Layout, RecordingFiles};
 use switchboard_sip::auth::{Algorithm, AuthConfig, Authenticator, LockoutPolicy};
 use switchboard_sip::b2bua::{B2bua, B2buaConfig};
 use switchboard_sip::driver::{
@@ -59,6 +59,8 @@ pub enum SipServiceError {
     WebRtc(std::io::Error),
     #[error("config key 'cluster.node': {0}")]
     Cluster(#[from] crate::cluster::ClusterError),
+    #[error("config key 'storage.recordings_dir': {0}")]
+    Recordings(#[from] FilesError),
 }
 
 /// The running SIP side of the server.
@@ -181,10 +183,13 @@ impl SipService {
                         ..BridgeConfig::default()
                     },
                 },
-                recordings: config
-                    .calls
-                    .record
-                    .then(|| Layout::new(config.storage.recordings_dir.clone())),
+                recordings: match config.calls.record {
+                    true => Some(RecordingFiles::start(
+                        Layout::new(config.storage.recordings_dir.clone()),
+                        RECORDING_THREADS,
+                    )?),
+                    false => None,
+                },
                 music_on_hold: Arc::new(music_on_hold(config)?),
                 callback_prompt: Arc::new(callback_prompt(config)?),
                 webrtc: Some(webrtc),
@@ -276,6 +281,10 @@ impl SipService {
         }
     }
 }
+
+/// Threads opening and finishing recordings (the syncing has one more). Two keep creating new
+/// files going while the other hashes a long call's file at its end.
+const RECORDING_THREADS: usize = 2;
 
 /// The built-in abandoned-call message (`prompts/make-dialer-abandoned.sh`).
 const DIALER_ABANDONED_WAV: &[u8] = include_bytes!("../prompts/dialer-abandoned.wav");

@@ -27,7 +27,7 @@ use switchboard_media::sdp::{
 use switchboard_media::webrtc_leg::{
     LegTarget, PendingWebRtcLeg, WebRtcError, WebRtcLeg, WebRtcLegs, check_offer, is_webrtc_sdp,
 };
-use switchboard_recording::{Layout, Recorder, RecorderConfig, layout};
+use switchboard_recording::{FilesError, Recorder, RecordingFiles, RecordingInfo, layout};
 use switchboard_sip::b2bua::{Leg, MediaFailure, MediaPlane};
 use tokio::sync::{mpsc, oneshot};
 
@@ -40,8 +40,8 @@ mod monitor;
 pub(crate) struct MediaSettings {
     pub address: IpAddr,
     pub relay: RelayConfig,
-    /// `None` turns recording off.
-    pub recordings: Option<Layout>,
+    /// Where recordings are written (and by which threads); `None` turns recording off.
+    pub recordings: Option<RecordingFiles>,
     /// What waiting callers hear (shared by every call).
     pub music_on_hold: Arc<PlayoutSource>,
     /// The call-back offer, played once to a caller past the queue's maximum wait.
@@ -359,7 +359,7 @@ impl RelayPlane {
     /// on unrecorded, as before.
     fn make_recorder(
         &mut self,
-        layout: Layout,
+        files: RecordingFiles,
         call: &CallId,
         now: Timestamp,
         made: oneshot::Sender<Recorder>,
@@ -375,28 +375,19 @@ impl RelayPlane {
         }
         let records = self.records.clone();
         let clock = self.clock.clone();
-        let call = call.clone();
-        tokio::task::spawn_blocking(move || {
-            match Recorder::create(&layout, &call, now, now, RecorderConfig::default()) {
+        let call_id = call.clone();
+        let finisher = files.clone();
+        files.create(call.clone(), now, now, move |created| match created {
+            Ok(recorder) => {
                 // The relay is gone already (dropped without a stop): finish the file here so
                 // its row is completed all the same.
-                Ok(recorder) => {
-                    if let Err(recorder) = made.send(recorder) {
-                        match recorder.finish(clock.now()) {
-                            Ok(info) => {
-                                let _ =
-                                    records.send(RecordUpdate::RecordingFinished { call, info });
-                            }
-                            Err(e) => {
-                                tracing::error!(%call, error = %e, "finishing a recording failed");
-                            }
-                        }
-                    }
+                if let Err(recorder) = made.send(recorder) {
+                    finisher.finish(recorder, clock.now(), finished(records, call_id));
                 }
-                Err(e) => {
-                    tracing::error!(%call, error = %e, "cannot start the call's recording");
-                    let _ = records.send(RecordUpdate::RecordingFailed { call });
-                }
+            }
+            Err(e) => {
+                tracing::error!(call = %call_id, error = %e, "cannot start the call's recording");
+                let _ = records.send(RecordUpdate::RecordingFailed { call: call_id });
             }
         });
     }
@@ -460,7 +451,7 @@ impl RelayPlane {
         })?;
         let recorded = self.settings.recordings.is_some();
         match self.settings.recordings.clone() {
-            Some(layout) => self.make_recorder(layout, call, now, made),
+            Some(files) => self.make_recorder(files, call, now, made),
             None => drop(made),
         }
         let session_id = u64::try_from(now.as_millis()).unwrap_or(1);
@@ -723,23 +714,29 @@ impl MediaPlane for RelayPlane {
         }
         let records = self.records.clone();
         let clock = self.clock.clone();
+        let files = self.settings.recordings.clone();
         let call = call.clone();
         tokio::spawn(async move {
             let report = session.relay.stop().await;
             tracing::debug!(%call, a = ?report.stats[0], b = ?report.stats[1], "call media stopped");
-            let Some(recorder) = report.sink else {
-                return;
-            };
-            let now = clock.now();
-            // `finish` syncs and hashes the file: blocking IO, off the async threads.
-            match tokio::task::spawn_blocking(move || recorder.finish(now)).await {
-                Ok(Ok(info)) => {
-                    let _ = records.send(RecordUpdate::RecordingFinished { call, info });
-                }
-                Ok(Err(e)) => tracing::error!(%call, error = %e, "finishing a recording failed"),
-                Err(e) => tracing::error!(%call, error = %e, "recording finisher panicked"),
+            if let (Some(recorder), Some(files)) = (report.sink, files) {
+                // Finishing writes, hashes and syncs the file: on the recording threads.
+                files.finish(recorder, clock.now(), finished(records, call));
             }
         });
+    }
+}
+
+/// Files the row of a finished recording, or logs why it could not be finished.
+fn finished(
+    records: mpsc::UnboundedSender<RecordUpdate>,
+    call: CallId,
+) -> impl FnOnce(Result<RecordingInfo, FilesError>) + Send + 'static {
+    move |result| match result {
+        Ok(info) => {
+            let _ = records.send(RecordUpdate::RecordingFinished { call, info });
+        }
+        Err(e) => tracing::error!(%call, error = %e, "finishing a recording failed"),
     }
 }
 
