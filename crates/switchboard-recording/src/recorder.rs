@@ -122,8 +122,9 @@ pub struct Recorder {
     started_at: Timestamp,
     aligner: Aligner,
     wav: hound::WavWriter<BufWriter<File>>,
-    /// A second handle on the file, to `fsync` after hound has finalised it.
-    file: File,
+    /// A second handle on the file, to `fsync` after hound has finalised it; only when
+    /// `sync_on_finish` (every open file counts against the process's limit).
+    file: Option<File>,
     next_flush: Timestamp,
     frames_written: u64,
     full: bool,
@@ -174,7 +175,10 @@ impl Recorder {
                 std::io::ErrorKind::AlreadyExists => RecorderError::AlreadyExists(path.to_owned()),
                 _ => RecorderError::Io(e),
             })?;
-        let handle = file.try_clone()?;
+        let handle = match config.sync_on_finish {
+            true => Some(file.try_clone()?),
+            false => None,
+        };
         let mut wav = hound::WavWriter::new(
             BufWriter::with_capacity(config.buffer_bytes, file),
             wav_spec(),
@@ -324,14 +328,12 @@ impl Recorder {
             file,
             frames_written,
             full,
-            config,
             ..
         } = self;
         wav.finalize()?;
-        if config.sync_on_finish {
+        if let Some(file) = file {
             file.sync_all()?;
         }
-        drop(file);
         let (size_bytes, sha256) = hash_file(&path)?;
         Ok(RecordingInfo {
             call_id,
