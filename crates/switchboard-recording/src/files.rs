@@ -37,6 +37,9 @@ pub enum FilesError {
     Root { path: String, source: io::Error },
     #[error("cannot start a recording thread: {0}")]
     Thread(io::Error),
+    /// A recording thread died (a panic), so the job could not be done.
+    #[error("the recording threads have stopped")]
+    Stopped,
 }
 
 /// Commits written files to disk; [`SyncFs`] in production, a fake in tests.
@@ -181,15 +184,9 @@ impl RecordingFiles {
         // The threads live as long as a sender does, and we hold one: a send fails only if a
         // thread died by panicking, and then the job is answered here rather than lost.
         if let Err(mpsc::SendError(job)) = self.jobs.send(job) {
-            let stopped = || {
-                FilesError::Thread(io::Error::new(
-                    io::ErrorKind::BrokenPipe,
-                    "the recording threads have stopped",
-                ))
-            };
             match job {
-                Job::Create { reply, .. } => reply(Err(stopped())),
-                Job::Finish { reply, .. } => reply(Err(stopped())),
+                Job::Create { reply, .. } => reply(Err(FilesError::Stopped)),
+                Job::Finish { reply, .. } => reply(Err(FilesError::Stopped)),
             }
         }
     }
@@ -231,7 +228,7 @@ fn worker_loop(
             } => match recorder.finish(now) {
                 Ok(info) => {
                     if let Err(mpsc::SendError(u)) = unsynced.send(Unsynced { info, reply }) {
-                        (u.reply)(Err(FilesError::Sync("the sync thread has stopped".into())));
+                        (u.reply)(Err(FilesError::Stopped));
                     }
                 }
                 Err(e) => reply(Err(e.into())),
